@@ -1,0 +1,2 @@
+"""(being written)"""
+FEATURES = {"x1": None, "x2": None}

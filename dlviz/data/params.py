@@ -1,0 +1,21 @@
+"""The knobs every dataset builder takes; part of the cache key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DatasetParams:
+    """Parameters shared by all dataset builders.
+
+    ``None`` means "the dataset's own default" (each builder documents it).
+    Frozen and hashable, so a (key, params) pair is a cache key.
+    """
+
+    n_samples: int | None = None          # train + test together
+    noise: float | None = None            # 2-D sets: noise level in [0, 1]; images: pixel noise
+    test_fraction: float = 0.2
+    seed: int = 0
+    features: tuple[str, ...] = ("x1", "x2")   # 2-D sets only (see features.py)
+    image_size: int | None = None         # folder datasets: side length after resizing
