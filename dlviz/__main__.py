@@ -1,0 +1,5 @@
+import sys
+
+from dlviz.cli import main
+
+sys.exit(main())

@@ -1,0 +1,166 @@
+"""A trained model as a folder: spec + weights + metrics, no pickle anywhere.
+
+    model.json          {"spec": NetSpec, "dataset": {...}, "train": TrainConfig, "final": {...}}
+    weights.safetensors the state dict (float tensors and batch-norm counters)
+    metrics.csv         one row per recorded step: losses, accuracies, learning rate
+
+Loading trusts nothing: the spec is validated, the tensors must match the
+network the spec builds (names, shapes, dtypes), must be finite, and the
+files must stay under size limits.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from dataclasses import dataclass, field
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from dlviz.build import BuiltNet, build
+from dlviz.data.dataset import Dataset
+from dlviz.errors import UserError
+from dlviz.spec import NetSpec
+from dlviz.train.config import TrainConfig
+from dlviz.train.state import TrainerState
+
+MODEL_FILE, WEIGHTS_FILE, METRICS_FILE = "model.json", "weights.safetensors", "metrics.csv"
+MAX_WEIGHTS_BYTES = 64 * 2**20
+MAX_JSON_BYTES = 1 * 2**20
+MAX_TENSORS = 1000
+
+
+@dataclass
+class Bundle:
+    spec: NetSpec
+    weights: dict[str, torch.Tensor]
+    dataset: dict = field(default_factory=dict)    # key, classes, features, norm_mean/std
+    train: dict = field(default_factory=dict)      # TrainConfig as a dict
+    final: dict = field(default_factory=dict)      # final metrics
+    metrics_csv: str = ""
+
+    def model(self, device="cpu") -> BuiltNet:
+        net = build(self.spec, device)
+        net.model.load_state_dict(self.weights)
+        net.model.eval()
+        return net
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.dataset.get("classes", []))
+
+
+def dataset_info(ds: Dataset) -> dict:
+    """What an exported model needs to read new inputs the way it was trained."""
+    return {"key": ds.key, "task": ds.task, "classes": list(ds.classes),
+            "input_shape": list(ds.input_shape), "features": list(ds.features),
+            "norm_mean": list(ds.norm_mean), "norm_std": list(ds.norm_std)}
+
+
+def metrics_table(state: TrainerState) -> str:
+    """History and evaluations merged by step, as CSV text."""
+    rows: dict[int, dict] = {}
+    for r in state.history + state.evals:
+        rows.setdefault(r["step"], {}).update(r)
+    cols = ["step", "epoch", "train_loss", "lr", "train_accuracy", "test_loss", "test_accuracy"]
+    have = [c for c in cols if any(c in r for r in rows.values())]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=have, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for step in sorted(rows):
+        w.writerow({k: _fmt(v) for k, v in rows[step].items()})
+    return buf.getvalue()
+
+
+def _fmt(v):
+    return f"{v:.6g}" if isinstance(v, float) else v
+
+
+def make_bundle(spec: NetSpec, weights: dict[str, torch.Tensor], ds: Dataset, config: TrainConfig,
+                state: TrainerState | None = None) -> Bundle:
+    return Bundle(spec, weights, dataset_info(ds), config.to_dict(),
+                  dict(state.final) if state else {}, metrics_table(state) if state else "")
+
+
+def save_bundle(bundle: Bundle, out_dir: str) -> None:
+    os.makedirs(out_dir, exist_ok=True)
+    meta = {"format": "dlviz-bundle-1", "spec": bundle.spec.to_dict(), "dataset": bundle.dataset,
+            "train": bundle.train, "final": bundle.final}
+    with open(os.path.join(out_dir, MODEL_FILE), "w") as f:
+        json.dump(meta, f, indent=2)
+    with open(os.path.join(out_dir, WEIGHTS_FILE), "wb") as f:
+        f.write(weights_bytes(bundle.weights))
+    with open(os.path.join(out_dir, METRICS_FILE), "w") as f:
+        f.write(bundle.metrics_csv)
+
+
+def weights_bytes(weights: dict[str, torch.Tensor]) -> bytes:
+    return st_save({k: v.detach().to("cpu").contiguous() for k, v in weights.items()})
+
+
+def load_bundle(path: str) -> Bundle:
+    """From a bundle folder."""
+    mj, wf = os.path.join(path, MODEL_FILE), os.path.join(path, WEIGHTS_FILE)
+    for f in (mj, wf):
+        if not os.path.isfile(f):
+            raise UserError(f"not a model bundle: {f} is missing")
+    for f, cap in ((mj, MAX_JSON_BYTES), (wf, MAX_WEIGHTS_BYTES)):
+        if os.path.getsize(f) > cap:
+            raise UserError(f"{os.path.basename(f)} is larger than the {cap // 2**20} MiB limit")
+    metrics = ""
+    mf = os.path.join(path, METRICS_FILE)
+    if os.path.isfile(mf) and os.path.getsize(mf) <= MAX_JSON_BYTES * 8:
+        with open(mf) as fh:
+            metrics = fh.read()
+    with open(mj, "rb") as fj, open(wf, "rb") as fw:
+        return bundle_from_bytes(fj.read(), fw.read(), metrics)
+
+
+def bundle_from_bytes(model_json: bytes, weights: bytes, metrics_csv: str = "") -> Bundle:
+    """From the two files' contents (an upload); every check happens here."""
+    if len(model_json) > MAX_JSON_BYTES or len(weights) > MAX_WEIGHTS_BYTES:
+        raise UserError(f"model files are too large (limits: {MAX_JSON_BYTES // 2**20} MiB spec, "
+                        f"{MAX_WEIGHTS_BYTES // 2**20} MiB weights)")
+    try:
+        meta = json.loads(model_json)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise UserError(f"{MODEL_FILE} is not valid JSON") from None
+    if not isinstance(meta, dict) or "spec" not in meta:
+        raise UserError(f"{MODEL_FILE} has no network spec")
+    spec = NetSpec.from_dict(meta["spec"])
+    net = build(spec, "meta")                # validates the spec without allocating
+    expected = {k: v for k, v in net.model.state_dict().items()}
+    if weights[:8] and len(weights) >= 8:
+        header_len = int.from_bytes(weights[:8], "little")
+        if header_len > len(weights) or header_len > MAX_JSON_BYTES:
+            raise UserError(f"{WEIGHTS_FILE} is not a valid safetensors file")
+    try:
+        tensors = st_load(weights)
+    except (SafetensorError, Exception):
+        raise UserError(f"{WEIGHTS_FILE} is not a valid safetensors file") from None
+    if len(tensors) > MAX_TENSORS:
+        raise UserError(f"{WEIGHTS_FILE} holds {len(tensors)} tensors, over the limit of {MAX_TENSORS}")
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        what = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
+        raise UserError(f"the weights do not match the network ({what}; "
+                        f"{len(missing)} missing, {len(extra)} unexpected)")
+    for k, t in tensors.items():
+        e = expected[k]
+        if tuple(t.shape) != tuple(e.shape):
+            raise UserError(f"weight {k} has shape {list(t.shape)}, the network needs {list(e.shape)}")
+        if t.dtype != e.dtype:
+            raise UserError(f"weight {k} is {t.dtype}, the network needs {e.dtype}")
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            raise UserError(f"weight {k} holds NaN or infinite values")
+    final = meta.get("final", {}) if isinstance(meta.get("final"), dict) else {}
+    final = {k: v for k, v in final.items() if isinstance(v, (int, float)) and math.isfinite(v)}
+    return Bundle(spec, tensors, meta.get("dataset", {}) if isinstance(meta.get("dataset"), dict) else {},
+                  meta.get("train", {}) if isinstance(meta.get("train"), dict) else {}, final, metrics_csv)

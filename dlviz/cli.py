@@ -1,0 +1,174 @@
+"""Command line: ``python -m dlviz train | presets | datasets``.
+
+Every user mistake ends with exit code 2 and one line on stderr; the last
+line on stdout of ``train`` is one JSON object with the run's results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from dlviz.errors import UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):          # one line, not usage + error
+        raise UserError(f"{self.prog}: {message}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="dlviz", description="Build, train and look inside neural networks.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    t = sub.add_parser("train", help="train a network on a dataset")
+    net = t.add_mutually_exclusive_group()
+    net.add_argument("--preset", help="preset network (see: python -m dlviz presets)")
+    net.add_argument("--spec", help="network spec JSON file")
+    t.add_argument("--dataset", help="dataset key, folder:PATH or idx:PATH (default: the preset's own)")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "rmsprop"])
+    t.add_argument("--momentum", type=float)
+    t.add_argument("--weight-decay", type=float, help="L2 penalty")
+    t.add_argument("--l1", type=float, help="L1 penalty on weights")
+    t.add_argument("--schedule", choices=["constant", "step", "cosine"])
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    t.add_argument("--samples", type=int, help="dataset size (train + test)")
+    t.add_argument("--noise", type=float, help="dataset noise, 0 to 1")
+    t.add_argument("--test-fraction", type=float, default=0.2)
+    t.add_argument("--features", help="2-D inputs, comma separated, e.g. x1,x2,x1^2")
+    t.add_argument("--image-size", type=int, help="folder datasets: resize to this side")
+    t.add_argument("--out", help="write a model bundle (spec, safetensors weights, metrics CSV) here")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    sub.add_parser("presets", help="list preset networks")
+    sub.add_parser("datasets", help="list datasets")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        return {"train": _train, "presets": _presets, "datasets": _datasets}[args.command](args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _presets(args) -> int:
+    from dlviz.presets import PRESETS
+    for p in PRESETS.values():
+        print(f"{p.key:14s} {p.description} (for: {p.dataset})")
+    return 0
+
+
+def _datasets(args) -> int:
+    from dlviz.data import DATASETS
+    for e in DATASETS.values():
+        shape = "x".join(map(str, e.input_shape))
+        kind = f"{e.num_classes} classes" if e.task == "classification" else "regression"
+        print(f"{e.key:15s} {shape:8s} {kind:11s} {e.default_samples:6d} samples  {e.description}")
+    print(f"{'folder:PATH':15s} {'CxSxS':8s} {'N classes':11s} {'':6s}         your images: one sub-folder per class (or a zip)")
+    print(f"{'idx:PATH':15s} {'1xHxW':8s} {'N classes':11s} {'':6s}         MNIST-format IDX files (raw or .gz) in a folder")
+    return 0
+
+
+def _train(args) -> int:
+    from dlviz.data import DatasetParams, load_dataset
+    from dlviz.presets import PRESETS, preset_spec
+    from dlviz.spec import NetSpec
+    from dlviz.train.config import TrainConfig
+    from dlviz.train.device import set_cpu_threads
+    from dlviz.train.trainer import Trainer
+
+    set_cpu_threads()
+    preset = PRESETS.get(args.preset or ("playground" if not args.spec else ""))
+    if args.preset and preset is None:
+        raise UserError(f"unknown preset '{args.preset}'; choose one of: {', '.join(PRESETS)}")
+    dataset_key = args.dataset or (preset.dataset if preset else None)
+    if not dataset_key:
+        raise UserError("--dataset is required with --spec")
+    params = DatasetParams(n_samples=args.samples, noise=args.noise, test_fraction=args.test_fraction,
+                           seed=args.seed, image_size=args.image_size,
+                           **({"features": tuple(f.strip() for f in args.features.split(","))}
+                              if args.features else {}))
+    ds = load_dataset(dataset_key, params)
+    if args.spec:
+        spec = NetSpec.from_json(_read_text(args.spec))
+    else:
+        spec = preset_spec(preset.key, ds.input_shape, ds.output_size, ds.task)
+    overrides = dict(preset.train) if preset and not args.spec else {}
+    for name in ("epochs", "lr", "batch_size", "optimizer", "momentum", "weight_decay", "l1", "schedule"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    overrides.update(seed=args.seed, device=args.device)
+    config = TrainConfig.from_dict(overrides)
+    trainer = Trainer(spec, ds, config)
+    show = sys.stderr.isatty() and not args.no_progress
+    interrupted = False
+    trainer.start()
+    try:
+        while trainer.is_alive():
+            trainer.join(0.2)
+            if show:
+                _progress(trainer.state())
+    except KeyboardInterrupt:
+        interrupted = True
+        trainer.stop("interrupted")
+        trainer.join()
+    if show:
+        _progress(trainer.state())
+        sys.stderr.write("\n")
+    state = trainer.state()
+    if args.out:
+        from dlviz.bundle import make_bundle, save_bundle
+        save_bundle(make_bundle(spec, trainer.snapshot().weights, ds, config, state), args.out)
+    result = {
+        "status": state.status,
+        "preset": preset.key if preset and not args.spec else None,
+        "dataset": ds.key,
+        **{k: round(v, 6) for k, v in state.final.items()},
+        "steps": state.step,
+        "epochs": round(state.epoch, 3),
+        "samples_per_s": round(state.samples_per_s, 1),
+        "elapsed_s": round(state.elapsed_s, 2),
+        "device": state.device,
+        "seed": config.seed,
+        "params": trainer.net.report.total_params,
+        "diverged": state.status == "diverged",
+        "message": state.message,
+        "out": args.out,
+    }
+    if state.status == "error":
+        print(f"error: {state.message}", file=sys.stderr)
+    print(json.dumps(result))
+    return 130 if interrupted else (1 if state.status == "error" else 0)
+
+
+def _read_text(path: str) -> str:
+    full = os.path.expanduser(path)
+    if not os.path.isfile(full):
+        raise UserError(f"spec file not found: {path}")
+    if os.path.getsize(full) > 1 << 20:
+        raise UserError(f"spec file is larger than 1 MiB: {path}")
+    try:
+        with open(full, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"cannot read spec file {path}: {e}") from None
+
+
+def _progress(s) -> None:
+    width = 28
+    done = int(width * s.progress)
+    eta = "--:--" if s.eta_s is None else time.strftime("%M:%S", time.gmtime(s.eta_s))
+    acc = s.latest_eval().get("test_accuracy")
+    acc_txt = f"  test acc {acc:.3f}" if acc is not None else ""
+    sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {100 * s.progress:5.1f}%  "
+                     f"epoch {min(s.epochs, int(s.epoch) + 1)}/{s.epochs}  "
+                     f"{s.samples_per_s:,.0f} samples/s  ETA {eta}{acc_txt}   ")
+    sys.stderr.flush()

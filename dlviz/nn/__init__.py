@@ -1,0 +1,1 @@
+"""Layer kinds and activations: the vocabulary of a NetSpec."""

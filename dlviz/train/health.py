@@ -1,0 +1,96 @@
+"""Layer health: is each layer learning, and are its units alive?
+
+Measured on one training step every so often (never every step):
+
+* weight norm ||W||, gradient norm ||dL/dW||, and the update-to-weight ratio
+  ||W_after - W_before|| / ||W_before|| (about 1e-3 is healthy; 1e-6 means the
+  layer is frozen, 1e-1 that it is thrashing);
+* for activations, the fraction of units that are dead (ReLU family: never
+  positive over the whole batch) or saturated (tanh/sigmoid: outputs pinned
+  near the asymptotes, where the gradient is ~0).
+
+Everything is reduced on the device and copied to the CPU in one go.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from dlviz.nn.activations import SATURATION
+
+
+@dataclass(frozen=True)
+class HealthPlan:
+    """Which modules to watch, derived once from the built network."""
+    weighted: list[str]                 # layer names whose parameters we measure
+    activations: dict[str, str]         # activation module name -> activation key
+
+    @classmethod
+    def for_model(cls, model: nn.Sequential, layer_modules: list[list[str]]) -> "HealthPlan":
+        mods = dict(model.named_children())
+        weighted = [g[0] for g in layer_modules if any(True for _ in mods[g[0]].parameters())]
+        acts: dict[str, str] = {}
+        for group in layer_modules:
+            for name in group:
+                key = _activation_key(mods[name])
+                if key in SATURATION:
+                    acts[name] = key
+        return cls(weighted, acts)
+
+
+_CLASS_TO_KEY = {nn.ReLU: "relu", nn.LeakyReLU: "leaky_relu", nn.GELU: "gelu",
+                 nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}
+
+
+def _activation_key(module: nn.Module) -> str | None:
+    return _CLASS_TO_KEY.get(type(module))
+
+
+def unit_stats(key: str, out: torch.Tensor) -> torch.Tensor:
+    """Fraction of unhealthy units in one activation output. (B, F) or (B, C, H, W) -> ()."""
+    if SATURATION[key] == "dead":
+        # a unit (feature, or conv channel) is dead when no sample/position is positive
+        per_unit = out.transpose(0, 1).reshape(out.shape[1], -1)      # (units, B*H*W)
+        return (per_unit.amax(dim=1) <= 0).float().mean()
+    lo, hi = (-0.99, 0.99) if key == "tanh" else (0.01, 0.99)
+    return ((out <= lo) | (out >= hi)).float().mean()
+
+
+def param_norms(model: nn.Module, names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(weight norm, grad norm) per named layer, over all its parameters. -> (L,), (L,)"""
+    mods = dict(model.named_children())
+    w, g = [], []
+    for n in names:
+        ps = list(mods[n].parameters())
+        w.append(torch.sqrt(sum((p.detach() ** 2).sum() for p in ps)))
+        g.append(torch.sqrt(sum((p.grad.detach() ** 2).sum() for p in ps if p.grad is not None)
+                            or torch.zeros((), device=ps[0].device)))
+    return torch.stack(w), torch.stack(g)
+
+
+def flat_params(model: nn.Module, names: list[str]) -> list[torch.Tensor]:
+    mods = dict(model.named_children())
+    return [torch.cat([p.detach().reshape(-1) for p in mods[n].parameters()]) for n in names]
+
+
+def update_ratios(before: list[torch.Tensor], after: list[torch.Tensor]) -> torch.Tensor:
+    return torch.stack([(a - b).norm() / b.norm().clamp_min(1e-12) for b, a in zip(before, after)])
+
+
+def health_row(plan: HealthPlan, w: torch.Tensor, g: torch.Tensor, ratio: torch.Tensor,
+               act_stats: dict[str, torch.Tensor]) -> dict[str, dict[str, float]]:
+    """One record: {layer name: {metric: value}}, with one device->host copy."""
+    act_names = list(act_stats)
+    flat = torch.cat([w, g, ratio, torch.stack([act_stats[a] for a in act_names])
+                      if act_names else w.new_zeros(0)]).tolist()
+    n = len(plan.weighted)
+    row: dict[str, dict[str, float]] = {}
+    for i, name in enumerate(plan.weighted):
+        row[name] = {"weight_norm": flat[i], "grad_norm": flat[n + i], "update_ratio": flat[2 * n + i]}
+    for j, name in enumerate(act_names):
+        kind = SATURATION[plan.activations[name]]
+        row[name] = {kind: flat[3 * n + j]}
+    return row

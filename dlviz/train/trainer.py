@@ -1,0 +1,392 @@
+"""The trainer: one model, one dataset, one background thread.
+
+The thread owns the model while it runs. Everything the UI may read is
+appended under ``_lock`` and read back as a copy (``state()``); the thread
+never calls streamlit. The hot loop does the work of a bare PyTorch loop plus
+one host read of the loss (which also catches NaN before the update on the
+CPU); metrics, layer health, evaluation and snapshots happen on a schedule
+whose intervals are chosen so that each costs about 1% of training time.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import torch
+import torch.nn.functional as F
+
+from dlviz.build import BuiltNet, build
+from dlviz.data.dataset import Dataset
+from dlviz.errors import UserError
+from dlviz.probe import capture
+from dlviz.spec import NetSpec
+from dlviz.train import health as H
+from dlviz.train.config import TrainConfig
+from dlviz.train.device import pick_device
+from dlviz.train.history import BoundedSeries, Snapshot, Timeline, weights_to_cpu
+from dlviz.train.optim import lr_at, make_optimizer
+from dlviz.train.state import ENDED, TrainerState
+
+EVAL_SUBSET = 512          # samples per periodic evaluation (the final one uses all)
+OVERHEAD_SHARE = 0.01      # target share of training time for each recording activity
+MAX_INTERVAL_S = 0.5       # ...but record at least this often, so live charts move
+TIMELINE_BYTES = 256 * 2**20   # all snapshots of one run together
+
+
+class Trainer:
+    def __init__(self, spec: NetSpec, dataset: Dataset, config: TrainConfig | None = None):
+        self.spec = spec
+        self.dataset = dataset
+        self.config = (config or TrainConfig()).validate()
+        _check_compatible(spec, dataset)
+        self.device = pick_device(self.config.device)
+        self._lock = threading.Lock()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+        # put the whole dataset on the device once; batches are drawn by index
+        self._x = dataset.x_train.to(self.device)
+        self._y = dataset.y_train.to(self.device)
+        # fixed subsets for the periodic evaluation, kept on the device
+        g = torch.Generator().manual_seed(self.config.seed + 1)
+        i_tr = torch.randperm(len(dataset.x_train), generator=g)[:EVAL_SUBSET]
+        i_te = torch.randperm(len(dataset.x_test), generator=g)[:EVAL_SUBSET]
+        self._eval_train = (self._x[i_tr.to(self.device)], self._y[i_tr.to(self.device)])
+        self._eval_test = (dataset.x_test[i_te].to(self.device), dataset.y_test[i_te].to(self.device))
+        self._init_run()
+
+    # -- set-up -----------------------------------------------------------------
+    def _init_run(self) -> None:
+        c = self.config
+        self.net: BuiltNet = build(self.spec, self.device, seed=c.seed)
+        self.model = self.net.model
+        self.optimizer = make_optimizer(self.model.parameters(), c)
+        self._plan = H.HealthPlan.for_model(self.model, self.net.layer_modules)
+        n = len(self._x)
+        self._batches_per_epoch = max(1, n // c.batch_size + (1 if n % c.batch_size > 1 else 0))
+        self.total_steps = c.epochs * self._batches_per_epoch
+        self._gen = torch.Generator(device=self.device).manual_seed(c.seed)
+        self.step_count = 0
+        self._status = "idle"
+        self._message = ""
+        self._elapsed = 0.0
+        self._rate = 0.0
+        self._history = BoundedSeries(1000)
+        self._evals = BoundedSeries(500)
+        self._health = BoundedSeries(300)
+        model_bytes = sum(t.numel() * t.element_size() for t in self.model.state_dict().values())
+        self.timeline = Timeline(max(2, min(c.max_snapshots, TIMELINE_BYTES // max(model_bytes, 1))))
+        self._final: dict = {}
+        self._stop = False
+        self._paused = False
+        self._pending_steps = 0
+        # recording schedule: next step at which each activity is due
+        self._due = {"record": 1, "eval": 1, "health": 1, "snapshot": 1}
+        self._cost = {"record": 0.0, "eval": 0.0, "health": 0.0, "snapshot": 0.0}
+        self._step_time = 0.0
+        self._loss_sum = 0.0
+        self._loss_n = 0
+        self._take_snapshot({})      # step 0: the initial weights
+
+    # -- control (any thread) ---------------------------------------------------
+    def start(self, paused: bool = False) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        if self._status in ENDED:
+            raise UserError(f"this run has {self._status}; reset it to train again")
+        self._paused = paused
+        self._set_status("paused" if paused else "running")
+        self._thread = threading.Thread(target=self._run, name="dlviz-trainer", daemon=True)
+        self._thread.start()
+
+    def pause(self) -> None:
+        if self._status == "running":
+            self._paused = True
+            self._set_status("paused")
+
+    def resume(self) -> None:
+        if self._status == "paused":
+            with self._wake:
+                self._paused = False
+                self._set_status("running")
+                self._wake.notify_all()
+
+    def step(self, n: int = 1) -> None:
+        """Run ``n`` steps while paused (starts the run paused if it is idle)."""
+        if self._status == "idle":
+            self.start(paused=True)
+        with self._wake:
+            self._pending_steps += n
+            self._wake.notify_all()
+
+    def stop(self, reason: str = "stopped by user") -> None:
+        with self._wake:
+            self._stop = True
+            if not self._message:
+                self._message = reason
+            self._wake.notify_all()
+
+    def join(self, timeout: float | None = None) -> bool:
+        t = self._thread
+        if t is not None:
+            t.join(timeout)
+            return not t.is_alive()
+        return True
+
+    def reset(self) -> None:
+        """Stop, then start over from the seed's initial weights with empty history."""
+        self.stop()
+        self.join()
+        with self._lock:
+            self._thread = None
+            self._init_run()
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- reading (any thread) ---------------------------------------------------
+    def state(self) -> TrainerState:
+        with self._lock:
+            remaining = self.total_steps - self.step_count
+            eta = remaining / self._steps_per_s() if self._rate > 0 and self._status == "running" else None
+            return TrainerState(
+                status=self._status, step=self.step_count, total_steps=self.total_steps,
+                epoch=self.step_count / self._batches_per_epoch, epochs=self.config.epochs,
+                device=str(self.device), samples_per_s=self._rate, elapsed_s=self._elapsed,
+                eta_s=eta, message=self._message, history=self._history.copy(),
+                evals=self._evals.copy(), health=[dict(r) for r in self._health.rows],
+                timeline=[{"step": s.step, "epoch": s.epoch, "metrics": dict(s.metrics)}
+                          for s in self.timeline.snapshots],
+                final=dict(self._final))
+
+    def snapshot(self, step: int | None = None) -> Snapshot:
+        """The snapshot nearest ``step`` (the latest when None). Its tensors are never mutated."""
+        with self._lock:
+            if step is None:
+                return self.timeline.snapshots[-1]
+            return self.timeline.nearest(step)
+
+    def _steps_per_s(self) -> float:
+        return self._rate / self.config.batch_size
+
+    # -- the thread -------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            torch.manual_seed(self.config.seed)      # dropout masks
+            self._loop()
+        except Exception as e:  # noqa: BLE001 - reported to the UI, never raised into it
+            self._message = f"training failed: {type(e).__name__}: {e}"
+            self._set_status("error")
+
+    def _loop(self) -> None:
+        c = self.config
+        n = len(self._x)
+        model, opt = self.model, self.optimizer
+        loss_fn = F.cross_entropy if self.spec.task == "classification" else F.mse_loss
+        l1_params = [p for p in model.parameters() if p.dim() > 1] if c.l1 > 0 else []
+        scheduled = c.schedule != "constant"
+        model.train()
+        t_run = time.perf_counter()
+        t_rate, samples_rate = t_run, 0
+        while self.step_count < self.total_steps:
+            epoch_step = self.step_count % self._batches_per_epoch
+            if epoch_step == 0:
+                perm = torch.randperm(n, device=self.device, generator=self._gen)
+            if self._stop:
+                break
+            if self._paused and not self._wait_while_paused():
+                break
+            t0 = time.perf_counter()
+            idx = perm[epoch_step * c.batch_size:(epoch_step + 1) * c.batch_size]
+            xb, yb = self._x[idx], self._y[idx]
+            if scheduled:
+                lr = lr_at(c, self.step_count, self.total_steps)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+            step = self.step_count + 1
+            watch = step >= self._due["health"]
+            if watch:
+                before = H.flat_params(model, self._plan.weighted)
+                with capture(model, self._plan.activations,
+                             reduce=lambda name, out: H.unit_stats(self._plan.activations[name], out)) as probe:
+                    out = model(xb)
+            else:
+                out = model(xb)
+            loss = loss_fn(out, yb)
+            if l1_params:
+                loss = loss + c.l1 * sum(p.abs().sum() for p in l1_params)
+            loss_value = loss.item()            # one host read: the loss curve and the NaN check
+            if not math.isfinite(loss_value):
+                self._diverged(loss_value)
+                return
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if watch:
+                w, g = H.param_norms(model, self._plan.weighted)
+            opt.step()
+            self.step_count = step
+            self._loss_sum += loss_value
+            self._loss_n += 1
+            samples_rate += len(idx)
+            t1 = time.perf_counter()
+            self._step_time = 0.98 * self._step_time + 0.02 * (t1 - t0) if self._step_time else t1 - t0
+            self._elapsed += t1 - t0
+            if watch:
+                ratio = H.update_ratios(before, H.flat_params(model, self._plan.weighted))
+                row = H.health_row(self._plan, w, g, ratio, probe.outputs)
+                with self._lock:
+                    self._health.append({"step": step, "layers": row})
+                self._reschedule("health", t0, time.perf_counter(), t1 - t0)
+            if t1 - t_rate > 0.25:
+                self._rate = samples_rate / (t1 - t_rate) if not self._rate else \
+                    0.7 * self._rate + 0.3 * samples_rate / (t1 - t_rate)
+                t_rate, samples_rate = t1, 0
+            if step >= self._due["record"]:
+                self._record(step)
+            if step >= self._due["eval"]:
+                self._evaluate_periodic(step)
+            if step >= self._due["snapshot"] or step == self.total_steps:
+                self._timed("snapshot", lambda: self._take_snapshot(self._latest_metrics()))
+        if self._stop:
+            self._record(self.step_count)
+            self._finish("stopped")
+        else:
+            self._finish("finished")
+
+    def _wait_while_paused(self) -> bool:
+        """Block until resumed, a single step is requested, or stop. False means stop."""
+        with self._wake:
+            while self._paused and not self._stop and self._pending_steps == 0:
+                self._wake.wait()
+            if self._stop:
+                return False
+            if self._paused and self._pending_steps > 0:
+                self._pending_steps -= 1
+            return True
+
+    # -- recording --------------------------------------------------------------
+    def _timed(self, what: str, fn) -> None:
+        t0 = time.perf_counter()
+        fn()
+        self._reschedule(what, t0, time.perf_counter(), self._step_time)
+
+    def _reschedule(self, what: str, t0: float, t1: float, step_time: float) -> None:
+        """Space the next ``what`` so that it costs about OVERHEAD_SHARE of training,
+        but happens at least every MAX_INTERVAL_S so the charts stay live."""
+        self._cost[what] = t1 - t0 if not self._cost[what] else 0.8 * self._cost[what] + 0.2 * (t1 - t0)
+        st = max(step_time, 1e-7)
+        by_cost = self._cost[what] / (OVERHEAD_SHARE * st)
+        by_time = MAX_INTERVAL_S / st
+        every = {"record": 0, "eval": self.config.eval_every, "health": self.config.health_every,
+                 "snapshot": self.config.snapshot_every}[what]
+        if every:
+            interval = every
+        elif what == "snapshot":
+            # geometric early (1, 2, 4, ...), then spread the timeline over the run
+            interval = max(self.step_count, 1) if self.step_count < 64 else max(
+                by_cost, self.total_steps / (2 * self.config.max_snapshots))
+        else:
+            # ~1% of training time, at least every MAX_INTERVAL_S unless that would
+            # cost more than 4%, and no denser than the bounded series can keep
+            interval = max(by_cost / 4, min(by_cost, by_time), self.total_steps / 500)
+        self._due[what] = self.step_count + max(1, int(interval))
+
+    def _record(self, step: int) -> None:
+        t0 = time.perf_counter()
+        if self._loss_n:
+            row = {"step": step, "epoch": step / self._batches_per_epoch,
+                   "train_loss": self._loss_sum / self._loss_n,
+                   "lr": self.optimizer.param_groups[0]["lr"]}
+            self._loss_sum, self._loss_n = 0.0, 0
+            with self._lock:
+                self._history.append(row)
+        self._reschedule("record", t0, time.perf_counter(), self._step_time)
+
+    def _evaluate_periodic(self, step: int) -> None:
+        t0 = time.perf_counter()
+        row = {"step": step, "epoch": step / self._batches_per_epoch}
+        row.update(self.evaluate(*self._eval_train, "train"))
+        row.update(self.evaluate(*self._eval_test, "test"))
+        with self._lock:
+            self._evals.append(row)
+        self._reschedule("eval", t0, time.perf_counter(), self._step_time)
+
+    @torch.no_grad()
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, prefix: str = "test",
+                 batch: int = 1024) -> dict:
+        """Loss (and accuracy) over (x, y) in eval mode; restores train mode after."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            total, correct, n = 0.0, 0, len(x)
+            for i in range(0, n, batch):
+                xb = x[i:i + batch].to(self.device)
+                yb = y[i:i + batch].to(self.device)
+                out = self.model(xb)
+                if self.spec.task == "classification":
+                    total += F.cross_entropy(out, yb, reduction="sum").item()
+                    correct += (out.argmax(1) == yb).sum().item()
+                else:
+                    total += F.mse_loss(out, yb, reduction="sum").item()
+            res = {f"{prefix}_loss": total / max(n, 1)}
+            if self.spec.task == "classification":
+                res[f"{prefix}_accuracy"] = correct / max(n, 1)
+            return res
+        finally:
+            self.model.train(was_training)
+
+    def _latest_metrics(self) -> dict:
+        m = dict(self._evals.last() or {})
+        h = self._history.last()
+        if h:
+            m["train_loss"] = h["train_loss"]
+        m.pop("step", None)
+        m.pop("epoch", None)
+        return m
+
+    def _take_snapshot(self, metrics: dict) -> None:
+        snap = Snapshot(self.step_count, self.step_count / self._batches_per_epoch,
+                        weights_to_cpu(self.model), metrics)
+        with self._lock:
+            self.timeline.add(snap)
+
+    def _finish(self, status: str) -> None:
+        final = self.evaluate(self.dataset.x_test, self.dataset.y_test, "test")
+        final.update(self.evaluate(*self._eval_train, "train"))
+        h = self._history.last()
+        if h:
+            final["train_loss"] = h["train_loss"]
+        self._take_snapshot(final)
+        with self._lock:
+            self._final = final
+            if status == "finished":
+                self._message = f"finished {self.config.epochs} epochs ({self.step_count} steps)"
+        self._set_status(status)
+
+    def _diverged(self, loss_value: float) -> None:
+        last = self.timeline.snapshots[-1].step
+        with self._lock:
+            self._message = (f"loss became {loss_value} at step {self.step_count + 1} "
+                             f"(epoch {self.step_count // self._batches_per_epoch + 1}); the weights "
+                             f"of step {last} are kept. Try a learning rate below {self.config.lr:g}.")
+        self._set_status("diverged")
+
+    def _set_status(self, status: str) -> None:
+        with self._lock:
+            self._status = status
+
+
+def _check_compatible(spec: NetSpec, ds: Dataset) -> None:
+    if tuple(spec.input_shape) != tuple(ds.input_shape):
+        raise UserError(f"the network expects input {list(spec.input_shape)} but dataset "
+                        f"'{ds.key}' gives {list(ds.input_shape)}")
+    if spec.task != ds.task:
+        raise UserError(f"the network does {spec.task} but dataset '{ds.key}' is {ds.task}")
+    if spec.outputs != ds.output_size:
+        raise UserError(f"the network has {spec.outputs} outputs but dataset '{ds.key}' "
+                        f"needs {ds.output_size}")
