@@ -42,7 +42,7 @@ class Trainer:
         self.config = (config or TrainConfig()).validate()
         _check_compatible(spec, dataset)
         self.device = pick_device(self.config.device)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()   # reset() re-inits under it
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
         # put the whole dataset on the device once; batches are drawn by index
@@ -369,8 +369,12 @@ class Trainer:
         self._set_status(status)
 
     def _diverged(self, loss_value: float) -> None:
-        last = self.timeline.snapshots[-1].step
         with self._lock:
+            # the current weights gave a non-finite loss: a snapshot of them is not "good"
+            snaps = self.timeline.snapshots
+            while len(snaps) > 1 and (snaps[-1].step >= self.step_count or not _finite(snaps[-1])):
+                snaps.pop()
+            last = snaps[-1].step
             self._message = (f"loss became {loss_value} at step {self.step_count + 1} "
                              f"(epoch {self.step_count // self._batches_per_epoch + 1}); the weights "
                              f"of step {last} are kept. Try a learning rate below {self.config.lr:g}.")
@@ -379,6 +383,10 @@ class Trainer:
     def _set_status(self, status: str) -> None:
         with self._lock:
             self._status = status
+
+
+def _finite(snap: Snapshot) -> bool:
+    return all(torch.isfinite(t).all() for t in snap.weights.values() if t.is_floating_point())
 
 
 def _check_compatible(spec: NetSpec, ds: Dataset) -> None:
