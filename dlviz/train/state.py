@@ -18,7 +18,8 @@ class TrainerState:
     epochs: int
     device: str
     samples_per_s: float
-    elapsed_s: float                   # training time, pauses excluded
+    elapsed_s: float                   # time inside training steps
+    loop_s: float                      # time in the loop, recording included, pauses excluded
     eta_s: float | None
     message: str                       # why it stopped, or what went wrong
     history: list[dict] = field(default_factory=list)   # {step, epoch, train_loss, lr}

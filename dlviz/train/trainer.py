@@ -29,9 +29,9 @@ from dlviz.train.history import BoundedSeries, Snapshot, Timeline, weights_to_cp
 from dlviz.train.optim import lr_at, make_optimizer
 from dlviz.train.state import ENDED, TrainerState
 
-EVAL_SUBSET = 512          # samples per periodic evaluation (the final one uses all)
+EVAL_SUBSET = 256          # samples per periodic evaluation (the final one uses all)
 OVERHEAD_SHARE = 0.01      # target share of training time for each recording activity
-MAX_INTERVAL_S = 0.5       # ...but record at least this often, so live charts move
+MIN_INTERVAL_S = 0.05      # records more often than this are never seen
 TIMELINE_BYTES = 256 * 2**20   # all snapshots of one run together
 
 
@@ -70,7 +70,9 @@ class Trainer:
         self.step_count = 0
         self._status = "idle"
         self._message = ""
-        self._elapsed = 0.0
+        self._elapsed = 0.0       # seconds inside training steps
+        self._wall = 0.0          # seconds in the training loop, recording included, pauses not
+        self._paused_s = 0.0
         self._rate = 0.0
         self._history = BoundedSeries(1000)
         self._evals = BoundedSeries(500)
@@ -158,6 +160,7 @@ class Trainer:
                 status=self._status, step=self.step_count, total_steps=self.total_steps,
                 epoch=self.step_count / self._batches_per_epoch, epochs=self.config.epochs,
                 device=str(self.device), samples_per_s=self._rate, elapsed_s=self._elapsed,
+                loop_s=self._wall,
                 eta_s=eta, message=self._message, history=self._history.copy(),
                 evals=self._evals.copy(), health=[dict(r) for r in self._health.rows],
                 timeline=[{"step": s.step, "epoch": s.epoch, "metrics": dict(s.metrics)}
@@ -252,6 +255,7 @@ class Trainer:
                 self._evaluate_periodic(step)
             if step >= self._due["snapshot"] or step == self.total_steps:
                 self._timed("snapshot", lambda: self._take_snapshot(self._latest_metrics()))
+        self._wall = time.perf_counter() - t_run - self._paused_s
         if self._stop:
             self._record(self.step_count)
             self._finish("stopped")
@@ -260,9 +264,11 @@ class Trainer:
 
     def _wait_while_paused(self) -> bool:
         """Block until resumed, a single step is requested, or stop. False means stop."""
+        t0 = time.perf_counter()
         with self._wake:
             while self._paused and not self._stop and self._pending_steps == 0:
                 self._wake.wait()
+            self._paused_s += time.perf_counter() - t0
             if self._stop:
                 return False
             if self._paused and self._pending_steps > 0:
@@ -277,11 +283,10 @@ class Trainer:
 
     def _reschedule(self, what: str, t0: float, t1: float, step_time: float) -> None:
         """Space the next ``what`` so that it costs about OVERHEAD_SHARE of training,
-        but happens at least every MAX_INTERVAL_S so the charts stay live."""
+        no denser than the bounded series keep and a screen can show."""
         self._cost[what] = t1 - t0 if not self._cost[what] else 0.8 * self._cost[what] + 0.2 * (t1 - t0)
         st = max(step_time, 1e-7)
         by_cost = self._cost[what] / (OVERHEAD_SHARE * st)
-        by_time = MAX_INTERVAL_S / st
         every = {"record": 0, "eval": self.config.eval_every, "health": self.config.health_every,
                  "snapshot": self.config.snapshot_every}[what]
         if every:
@@ -291,9 +296,9 @@ class Trainer:
             interval = max(self.step_count, 1) if self.step_count < 64 else max(
                 by_cost, self.total_steps / (2 * self.config.max_snapshots))
         else:
-            # ~1% of training time, at least every MAX_INTERVAL_S unless that would
-            # cost more than 4%, and no denser than the bounded series can keep
-            interval = max(by_cost / 4, min(by_cost, by_time), self.total_steps / 500)
+            # at most ~1% of training time each, no denser than the bounded series
+            # can keep, and no more often than a screen can show
+            interval = max(by_cost, self.total_steps / 500, MIN_INTERVAL_S / st)
         self._due[what] = self.step_count + max(1, int(interval))
 
     def _record(self, step: int) -> None:
