@@ -362,10 +362,8 @@ class Trainer:
 
     def _finish(self, status: str) -> None:
         final = self.evaluate(self.dataset.x_test, self.dataset.y_test, "test")
-        final.update(self.evaluate(*self._eval_train, "train"))
-        h = self._history.last()
-        if h:
-            final["train_loss"] = h["train_loss"]
+        # the whole train set in eval mode: deterministic, unlike a running average
+        final.update(self.evaluate(self._x, self._y, "train"))
         self._take_snapshot(final)
         with self._lock:
             self._final = final
