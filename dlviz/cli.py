@@ -83,7 +83,7 @@ def _train(args) -> int:
     from dlviz.spec import NetSpec
     from dlviz.train.config import TrainConfig
     from dlviz.train.device import set_cpu_threads
-    from dlviz.train.trainer import Trainer
+    from dlviz.train.backend import ThreadBackend
 
     set_cpu_threads()
     preset = PRESETS.get(args.preset or ("playground" if not args.spec else ""))
@@ -107,7 +107,7 @@ def _train(args) -> int:
             overrides[name] = getattr(args, name)
     overrides.update(seed=args.seed, device=args.device)
     config = TrainConfig.from_dict(overrides)
-    trainer = Trainer(spec, ds, config)
+    trainer = ThreadBackend().submit(spec, ds, config)
     show = sys.stderr.isatty() and not args.no_progress
     interrupted = False
     trainer.start()
