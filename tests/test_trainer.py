@@ -227,3 +227,16 @@ def test_long_run_memory_is_bounded(ring):
     t.join(5)
     assert len(s.history) <= 1000 and len(s.evals) <= 500 and len(s.health) <= 300
     assert len(s.timeline) <= 10
+
+
+def test_latest_weights_follow_a_live_run(ring):
+    t = Trainer(playground(ring), ring, TrainConfig(batch_size=10, epochs=100_000))
+    assert t.latest_weights().step == 0
+    t.start()
+    assert wait_for(lambda: t.step_count > 100)
+    t.latest_weights()                      # ask; the thread copies between two steps
+    assert wait_for(lambda: t.latest_weights().step > 100)
+    snap = t.latest_weights()
+    assert set(snap.weights) == set(t.model.state_dict())
+    t.stop()
+    t.join(5)

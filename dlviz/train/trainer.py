@@ -80,6 +80,8 @@ class Trainer:
         model_bytes = sum(t.numel() * t.element_size() for t in self.model.state_dict().values())
         self.timeline = Timeline(max(2, min(c.max_snapshots, TIMELINE_BYTES // max(model_bytes, 1))))
         self._final: dict = {}
+        self._live: Snapshot | None = None       # weights copied on request (latest_weights)
+        self._want_weights = False
         self._stop = False
         self._paused = False
         self._pending_steps = 0
@@ -174,6 +176,22 @@ class Trainer:
                 return self.timeline.snapshots[-1]
             return self.timeline.nearest(step)
 
+    def latest_weights(self) -> Snapshot:
+        """Weights at (nearly) the current step, for views of a live run.
+
+        Copies are made by the trainer thread between two steps (never a torn
+        read of weights being updated): this returns the newest copy and asks
+        for a fresh one, so a page polling twice a second sees weights at most
+        one poll old. Costs nothing when nobody asks.
+        """
+        self._want_weights = True
+        with self._lock:
+            live = self._live
+            last = self.timeline.snapshots[-1]
+        if not self.is_alive() or live is None or live.step < last.step:
+            return last
+        return live
+
     def _steps_per_s(self) -> float:
         return self._rate / self.config.batch_size
 
@@ -253,6 +271,11 @@ class Trainer:
                 self._record(step)
             if step >= self._due["eval"]:
                 self._evaluate_periodic(step)
+            if self._want_weights:
+                self._want_weights = False
+                live = Snapshot(step, step / self._batches_per_epoch, weights_to_cpu(model), {})
+                with self._lock:
+                    self._live = live
             if step >= self._due["snapshot"] or step == self.total_steps:
                 self._timed("snapshot", lambda: self._take_snapshot(self._latest_metrics()))
         self._wall = time.perf_counter() - t_run - self._paused_s

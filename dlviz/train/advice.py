@@ -1,0 +1,107 @@
+"""Plain-language warnings about a run, with what to try.
+
+Reads only a ``TrainerState`` (the UI's copy), so it works the same on a live
+run, a finished one, or any moment of the timeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import median
+
+from dlviz.train.state import TrainerState
+
+VANISH_RATIO = 1e-3       # first layer's gradient vs the last hidden layer's
+EXPLODE_GRAD = 1e3
+THRASH_UPDATE = 0.1       # ||dW|| / ||W|| per step: weights change by 10% a step
+FROZEN_UPDATE = 1e-6
+UNHEALTHY_UNITS = 0.5
+OVERFIT_GAP = 0.10
+
+
+@dataclass(frozen=True)
+class Advice:
+    level: str        # "error" | "warning" | "info"
+    title: str
+    text: str
+
+
+def diagnose(state: TrainerState, recent: int = 5) -> list[Advice]:
+    out: list[Advice] = []
+    if state.status == "diverged":
+        out.append(Advice("error", "The loss diverged", state.message +
+                          " Large steps overshoot the minimum until numbers overflow; "
+                          "a smaller learning rate or batch norm usually fixes it."))
+    if state.status == "error":
+        out.append(Advice("error", "Training failed", state.message))
+    rows = state.health[-recent:]
+    if rows:
+        out += _gradients(rows) + _units(rows)
+    out += _overfitting(state)
+    return out
+
+
+def _series(rows: list[dict], layer: str, metric: str) -> float | None:
+    vals = [r["layers"][layer][metric] for r in rows
+            if layer in r["layers"] and metric in r["layers"][layer]]
+    return median(vals) if vals else None
+
+
+def _gradients(rows: list[dict]) -> list[Advice]:
+    layers = [n for n, m in rows[-1]["layers"].items() if "grad_norm" in m]
+    hidden = [n for n in layers if n != "output"]
+    out = []
+    if len(hidden) >= 3:
+        first, last = _series(rows, hidden[0], "grad_norm"), _series(rows, hidden[-1], "grad_norm")
+        if first is not None and last and first / last < VANISH_RATIO:
+            out.append(Advice(
+                "warning", "Gradients vanish",
+                f"The first layer ({hidden[0]}) gets gradients {last / max(first, 1e-30):,.0f} times "
+                f"smaller than {hidden[-1]}, so it barely learns. Sigmoid and tanh shrink the "
+                f"gradient at every layer; try relu, fewer layers, batch norm, or residual blocks."))
+    for n in layers:
+        g, u = _series(rows, n, "grad_norm"), _series(rows, n, "update_ratio")
+        if (g is not None and g > EXPLODE_GRAD) or (u is not None and u > THRASH_UPDATE):
+            out.append(Advice(
+                "warning", "Gradients explode",
+                f"Layer {n} changes by {100 * (u or 0):.0f}% of its size per step (gradient norm "
+                f"{g:.3g}). Try a lower learning rate, gradient-friendly activations, or batch norm."))
+            break
+    frozen = [n for n in layers if (_series(rows, n, "update_ratio") or 1) < FROZEN_UPDATE]
+    if frozen and rows[-1]["step"] > 50:
+        out.append(Advice("info", "Some layers are not moving",
+                          f"{', '.join(frozen)} change by less than one part in a million per step. "
+                          f"That is fine once a run has converged; early on, raise the learning rate."))
+    return out
+
+
+def _units(rows: list[dict]) -> list[Advice]:
+    out = []
+    last = rows[-1]["layers"]
+    for name, m in last.items():
+        if "dead" in m:
+            v = _series(rows, name, "dead")
+            if v is not None and v >= UNHEALTHY_UNITS:
+                out.append(Advice("warning", f"Dead units in {name}",
+                                  f"{100 * v:.0f}% of the units never fire on a batch; dead ReLUs "
+                                  f"get no gradient and never recover. Try leaky_relu, a lower "
+                                  f"learning rate, or batch norm before the activation."))
+        if "saturated" in m:
+            v = _series(rows, name, "saturated")
+            if v is not None and v >= UNHEALTHY_UNITS:
+                out.append(Advice("warning", f"Saturated units in {name}",
+                                  f"{100 * v:.0f}% of the outputs sit at the flat ends of the "
+                                  f"curve, where the gradient is almost zero. Try normalised "
+                                  f"inputs, a lower learning rate, or relu."))
+    return out
+
+
+def _overfitting(state: TrainerState) -> list[Advice]:
+    ev = state.final or state.latest_eval()
+    tr, te = ev.get("train_accuracy"), ev.get("test_accuracy")
+    if tr is not None and te is not None and tr - te > OVERFIT_GAP and state.step > 100:
+        return [Advice("info", "Overfitting",
+                       f"Train accuracy {100 * tr:.0f}% vs test {100 * te:.0f}%: the network "
+                       f"memorises the training set. Try dropout, weight decay, a smaller "
+                       f"network, or more data.")]
+    return []
