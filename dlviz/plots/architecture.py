@@ -105,9 +105,9 @@ def architecture_figure(report) -> go.Figure:
     hx, hy, hover = [], [], []
     n = len(boxes)
     geom = []
-    for i, (kind, name, desc, shape, params, in_shape) in enumerate(boxes):
-        w, h = size(shape)
-        geom.append((i - w / 2, i + w / 2, -h / 2, h / 2))
+    for i, box in enumerate(boxes):
+        w, h = size(box[3])
+        geom.append((i - w / 2, i + w / 2, -h / 2, h / 2))   # (left, right, bottom, top)
     # funnel lines between consecutive boxes, under the boxes
     for (l0, r0, b0, t0), (l1, r1, b1, t1) in zip(geom, geom[1:]):
         for y0, y1 in ((t0, t1), (b0, b1)):
