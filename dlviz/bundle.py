@@ -164,3 +164,16 @@ def bundle_from_bytes(model_json: bytes, weights: bytes, metrics_csv: str = "") 
     final = {k: v for k, v in final.items() if isinstance(v, (int, float)) and math.isfinite(v)}
     return Bundle(spec, tensors, meta.get("dataset", {}) if isinstance(meta.get("dataset"), dict) else {},
                   meta.get("train", {}) if isinstance(meta.get("train"), dict) else {}, final, metrics_csv)
+
+
+def bundle_zip(bundle: Bundle) -> bytes:
+    """The bundle's three files in one zip, for a browser download."""
+    import tempfile
+    import zipfile
+    buf = io.BytesIO()
+    with tempfile.TemporaryDirectory() as d:
+        save_bundle(bundle, d)
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for name in (MODEL_FILE, WEIGHTS_FILE, METRICS_FILE):
+                z.write(os.path.join(d, name), name)
+    return buf.getvalue()

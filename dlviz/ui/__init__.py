@@ -1,0 +1,1 @@
+"""The only part of dlviz that imports streamlit: session state, run lookup, shared widgets."""

@@ -1,0 +1,84 @@
+"""Per-browser-session state and the URL that reproduces it.
+
+Cross-page values live in plain ``st.session_state`` keys (widget keys are
+dropped when their page is not drawn). The URL carries ``?net=`` (the
+workspace) and ``?run=`` (the run id), so a refresh or a shared link lands on
+the same network, and a refresh reattaches to a running run.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dlviz.data import Dataset, load_dataset
+from dlviz.errors import UserError
+from dlviz.train.runs import RunEntry, RunRegistry
+from dlviz.workspace import Workspace, default_workspace
+
+WS_KEY = "dlviz_workspace"
+RUN_KEY = "dlviz_run"
+MSG_KEY = "dlviz_url_message"
+
+
+@st.cache_resource
+def registry() -> RunRegistry:
+    """One registry per server process: runs outlive a page or a browser tab.
+    (Only the registry is shared; each run belongs to the session that made it.)"""
+    return RunRegistry(max_live=4, idle_s=600)
+
+
+def workspace() -> Workspace:
+    """This session's workspace; on the first run of a session, from the URL if it has one."""
+    if WS_KEY not in st.session_state:
+        ws = default_workspace()
+        text = st.query_params.get("net")
+        if text:
+            try:
+                ws = Workspace.from_url(text)
+            except UserError as e:
+                st.session_state[MSG_KEY] = f"The link's network could not be used: {e}"
+        st.session_state[WS_KEY] = ws
+        run_id = st.query_params.get("run")
+        if run_id and registry().get(run_id):
+            st.session_state[RUN_KEY] = run_id
+    return st.session_state[WS_KEY]
+
+
+def set_workspace(ws: Workspace) -> None:
+    st.session_state[WS_KEY] = ws
+    sync_url()
+
+
+def sync_url() -> None:
+    """Write the workspace and run into the address bar (page switches drop them)."""
+    ws = st.session_state.get(WS_KEY)
+    if ws is not None:
+        st.query_params["net"] = ws.to_url()
+    run_id = st.session_state.get(RUN_KEY)
+    if run_id:
+        st.query_params["run"] = run_id
+    elif "run" in st.query_params:
+        del st.query_params["run"]
+
+
+def url_message() -> str | None:
+    return st.session_state.pop(MSG_KEY, None)
+
+
+def dataset(ws: Workspace | None = None) -> Dataset:
+    ws = ws or workspace()
+    return load_dataset(ws.dataset, ws.params)
+
+
+def current_run() -> RunEntry | None:
+    return registry().get(st.session_state.get(RUN_KEY))
+
+
+def set_run(entry: RunEntry | None) -> None:
+    st.session_state[RUN_KEY] = entry.run_id if entry else None
+    sync_url()
+
+
+def share_link(ws: Workspace) -> str:
+    base = (st.context.url or "").split("?")[0]
+    return f"{base}?net={ws.to_url()}"

@@ -1,0 +1,88 @@
+"""Everything a person has set up: dataset, network, training settings.
+
+It is what a shared link carries (``?net=``), so opening the link rebuilds
+the same network on the same data with the same settings, as TensorFlow
+Playground's URL does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+from dlviz.data import DATASETS, DatasetParams
+from dlviz.errors import UserError
+from dlviz.presets import PRESETS, preset_spec
+from dlviz.spec import NetSpec, decode_url_json, encode_url_json
+from dlviz.train.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class Workspace:
+    dataset: str
+    spec: NetSpec
+    config: TrainConfig
+    params: DatasetParams = field(default_factory=DatasetParams)
+    preset: str = ""            # the preset the network started from, if any
+
+    def to_url(self) -> str:
+        return encode_url_json({"d": self.dataset, "p": _params_dict(self.params),
+                                "n": self.spec.to_dict(), "t": _changed(self.config),
+                                "s": self.preset})
+
+    @classmethod
+    def from_url(cls, text: str) -> "Workspace":
+        d = decode_url_json(text)
+        if not isinstance(d, dict) or "n" not in d or "d" not in d:
+            raise UserError("the shared link does not hold a network")
+        params = d.get("p") or {}
+        if not isinstance(params, dict):
+            raise UserError("the shared link's dataset settings are damaged")
+        known = set(DatasetParams.__dataclass_fields__)
+        if set(params) - known:
+            raise UserError(f"the shared link has an unknown dataset setting {sorted(set(params) - known)[0]!r}")
+        if "features" in params:
+            params["features"] = tuple(params["features"])
+        return cls(str(d["d"]), NetSpec.from_dict(d["n"]), TrainConfig.from_dict(d.get("t") or {}),
+                   DatasetParams(**params), str(d.get("s", "")))
+
+    def with_preset(self, key: str, input_shape, outputs: int, task: str) -> "Workspace":
+        spec = preset_spec(key, input_shape, outputs, task)
+        config = TrainConfig.from_dict({**self.config.to_dict(), **PRESETS[key].train})
+        return replace(self, spec=spec, config=config, preset=key)
+
+
+def default_workspace() -> Workspace:
+    """The playground preset on the circle: a first network that learns in seconds."""
+    p = PRESETS["playground"]
+    spec = preset_spec("playground", (2,), 2)
+    return Workspace("circle", spec, TrainConfig.from_dict(p.train), DatasetParams(), "playground")
+
+
+def _params_dict(p: DatasetParams) -> dict:
+    default = DatasetParams()
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(p).items()
+            if v != getattr(default, k)}
+
+
+def _changed(c: TrainConfig) -> dict:
+    default = TrainConfig()
+    return {k: v for k, v in c.to_dict().items() if v != getattr(default, k)}
+
+
+def is_builtin(dataset: str) -> bool:
+    return dataset in DATASETS
+
+
+def adapt_to_dataset(ws: "Workspace", dataset: str, params: DatasetParams, input_shape,
+                     outputs: int, task: str) -> "Workspace":
+    """The same workspace on another dataset: a preset network is rebuilt for it
+    (presets adapt their input and output layers); a custom one keeps its layers
+    and takes the new input shape, output count and task."""
+    ws = replace(ws, dataset=dataset, params=params)
+    if ws.preset in PRESETS:
+        try:
+            return ws.with_preset(ws.preset, input_shape, outputs, task)
+        except UserError:
+            pass        # e.g. a CNN preset on 2-D data: keep the layers, show the error
+    spec = NetSpec(tuple(input_shape), outputs, ws.spec.layers, task, ws.spec.name)
+    return replace(ws, spec=spec)

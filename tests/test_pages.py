@@ -1,0 +1,106 @@
+"""AppTest: every page renders for every preset; runs start, progress, and reattach."""
+
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dlviz.data import DatasetParams
+from dlviz.presets import PRESETS
+from dlviz.spec import LayerSpec, NetSpec
+from dlviz.workspace import Workspace, default_workspace
+
+PRESET_DATA = {"playground": "spiral", "deep-sigmoid": "circle", "lenet": "digits",
+               "vgg-shapes": "shapes"}
+
+
+def app(ws: Workspace | None = None, run: str | None = None) -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    if ws is not None:
+        at.query_params["net"] = ws.to_url()
+    if run:
+        at.query_params["run"] = run
+    return at
+
+
+def workspace_for(preset: str) -> Workspace:
+    from dlviz.data import load_dataset
+    params = DatasetParams(n_samples=600) if PRESETS[preset].needs_image else DatasetParams()
+    ds = load_dataset(PRESET_DATA[preset], params)
+    ws = default_workspace().with_preset(preset, ds.input_shape, ds.output_size, ds.task)
+    from dataclasses import replace
+    return replace(ws, dataset=PRESET_DATA[preset], params=params)
+
+
+def no_exceptions(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_home_page_runs():
+    at = app()
+    at.run()
+    no_exceptions(at)
+    assert at.title[0].value == "dlviz"
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_build_and_train_pages_render_each_preset(preset):
+    at = app(workspace_for(preset))
+    at.run()
+    at.switch_page("app_pages/build.py").run()
+    no_exceptions(at)
+    assert at.selectbox(key="build_preset").value == preset
+    table = at.dataframe[0].value
+    assert list(table["layer"])[-1].endswith("output")
+    assert at.get("plotly_chart")            # architecture diagram (and the scatter for 2-D)
+    at.switch_page("app_pages/train.py").run()
+    no_exceptions(at)
+    assert not at.button(key="t_start").disabled
+
+
+def test_invalid_network_shows_message_and_disables_start():
+    bad = NetSpec((2,), 2, [LayerSpec("conv2d", channels=4)])
+    from dataclasses import replace
+    ws = replace(default_workspace(), spec=bad, preset="")
+    at = app(ws)
+    at.run()
+    at.switch_page("app_pages/build.py").run()
+    no_exceptions(at)
+    assert any("layer 1 conv2d: needs an image input" in e.value for e in at.error)
+    at.switch_page("app_pages/train.py").run()
+    assert at.button(key="t_start").disabled
+    assert any("network is invalid" in e.value for e in at.error)
+
+
+def test_start_shows_progress_and_a_new_session_reattaches():
+    from dataclasses import replace
+    ws = default_workspace()
+    ws = replace(ws, config=ws.config.replace(epochs=3000))
+    at = app(ws)
+    at.run()
+    at.switch_page("app_pages/train.py").run()
+    at.button(key="t_start").click().run()
+    no_exceptions(at)
+    run_id = at.query_params["run"][0] if isinstance(at.query_params["run"], list) else at.query_params["run"]
+    assert run_id
+    time.sleep(1.0)
+    at.run()
+    text = at.get("progress")[0].proto.text
+    assert "running" in text and "step 0/" not in text
+    # a refresh is a new session with the same URL: it finds the run again
+    again = app(ws, run=run_id)
+    again.run()
+    again.switch_page("app_pages/train.py").run()
+    no_exceptions(again)
+    assert "step" in again.get("progress")[0].proto.text
+    again.button(key="t_stop").click().run()
+    from dlviz.ui.state import registry
+    assert registry().get(run_id).handle.status == "stopped"
+
+
+def test_damaged_link_gets_a_message_and_the_default_network():
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.query_params["net"] = "garbage"
+    at.run()
+    no_exceptions(at)
+    assert any("could not be used" in w.value for w in at.warning)
