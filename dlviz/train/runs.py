@@ -77,7 +77,7 @@ class RunRegistry:
         with self._lock:
             entry = self._runs.pop(run_id, None)
         if entry:
-            entry.handle.stop()
+            _close(entry.handle)
 
     def live_count(self) -> int:
         with self._lock:
@@ -90,7 +90,7 @@ class RunRegistry:
         ended = sorted((e for e in self._runs.values() if not e.handle.is_alive()),
                        key=lambda e: e.last_seen)
         while len(self._runs) > self.keep and ended:
-            self._runs.pop(ended.pop(0).run_id)
+            _close(self._runs.pop(ended.pop(0).run_id).handle)
 
     def stop_all(self) -> None:
         with self._lock:
@@ -99,3 +99,12 @@ class RunRegistry:
             e.handle.stop()
         for e in entries:
             e.handle.join(5)
+            _close(e.handle)
+
+
+def _close(handle: RunHandle) -> None:
+    """Stop a run and free what it holds (a worker process, for ProcessRun)."""
+    handle.stop()
+    close = getattr(handle, "close", None)
+    if close is not None:
+        close()

@@ -131,9 +131,13 @@ def _image_views(net, ds, step: int) -> None:
                  caption=f"first-layer filters ({filters.shape[0]} of {filters.shape[2]}x{filters.shape[3]})")
 
 
-def health(s: TrainerState) -> None:
+def advice(s: TrainerState) -> None:
+    """Plain-language warnings (vanishing gradients, dead units, ...) with what to try."""
     for a in diagnose(s):
         getattr(st, a.level)(f"**{a.title}.** {a.text}")
+
+
+def health(s: TrainerState) -> None:
     if not s.health:
         st.caption("layer health appears after the first steps")
         return

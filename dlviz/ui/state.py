@@ -12,6 +12,7 @@ import streamlit as st
 
 from dlviz.data import Dataset, load_dataset
 from dlviz.errors import UserError
+from dlviz.train.process_backend import ProcessBackend
 from dlviz.train.runs import RunEntry, RunRegistry
 from dlviz.workspace import Workspace, default_workspace
 
@@ -23,8 +24,12 @@ MSG_KEY = "dlviz_url_message"
 @st.cache_resource
 def registry() -> RunRegistry:
     """One registry per server process: runs outlive a page or a browser tab.
-    (Only the registry is shared; each run belongs to the session that made it.)"""
-    return RunRegistry(max_live=4, idle_s=600)
+    (Only the registry is shared; each run belongs to the session that made it.)
+    Each run trains in a worker process of its own, so page redraws in this
+    process never take the GIL from training."""
+    backend = ProcessBackend()
+    backend.warm_up()
+    return RunRegistry(backend, max_live=4, idle_s=600, keep=8)
 
 
 def workspace() -> Workspace:
