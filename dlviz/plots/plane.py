@@ -139,10 +139,11 @@ def boundary_figure(grid_xs, grid_ys, values, points_train, y_train, points_test
     yr = [ys[0] - dy / 2, ys[-1] + dy / 2] if len(ys) else [-1, 1]
     fig = _frame(xr, yr, "boundary")
     k = _num_classes(task, classes, ytr, yte)
-    # a short horizontal colour bar above the plot, right of the legend: a vertical
-    # one would steal width from the square plot
-    bar = dict(orientation="h", thickness=8, len=0.32, lenmode="fraction", x=1, xanchor="right",
-               y=1.01, yanchor="bottom", outlinewidth=0, tickfont_size=10, ypad=0)
+    # a short horizontal colour bar under the plot: a vertical one would steal width
+    # from the square plot, and above it collides with the legend in narrow columns
+    bar = dict(orientation="h", thickness=8, len=0.5, lenmode="fraction", x=0.5, xanchor="center",
+               y=-0.16, yanchor="top", outlinewidth=0, tickfont_size=10, ypad=0)
+    fig.update_layout(margin=dict(l=40, r=10, t=34, b=78))
     finite = z[np.isfinite(z)]
     if task == "regression":
         vr = float(max(np.abs(finite).max(initial=0), np.abs(ytr).max(initial=0),
