@@ -77,13 +77,18 @@ def read_progress(page: Page) -> tuple[str, int, int]:
     return status, int(m.group(1).replace(",", "")), int(m.group(2).replace(",", ""))
 
 
-def loss_last_step(page: Page) -> float:
+def loss_last_step(page: Page, tries: int = 20) -> float:
     """The step of the last point on the first curve of the loss chart (the page's first chart),
-    or -1 while the chart is being redrawn."""
+    or -1 if every try caught the chart being (re)mounted, which the live view does often."""
     chart = page.locator('[data-testid="stMain"] [data-testid="stPlotlyChart"] .js-plotly-plot').first
-    # Plotly may keep x as a packed typed array; calcdata holds the drawn points, x decoded
-    return chart.evaluate("e => { const c = e.calcdata && e.calcdata[0];"
-                          " return c && c.length ? c[c.length - 1].x : -1; }")
+    for _ in range(tries):
+        # Plotly may keep x as a packed typed array; calcdata holds the drawn points, x decoded
+        x = chart.evaluate("e => { const c = e.calcdata && e.calcdata[0];"
+                           " return c && c.length ? c[c.length - 1].x : -1; }")
+        if x >= 0:
+            return x
+        page.wait_for_timeout(100)
+    return -1
 
 
 # -- tests ----------------------------------------------------------------------------------
