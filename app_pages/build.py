@@ -159,6 +159,8 @@ def _report(report) -> None:
 
 
 def _bytes(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
     return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 1024:.1f} KiB"
 
 

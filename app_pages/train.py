@@ -146,15 +146,19 @@ def _live() -> None:
     s = entry.handle.state()
     run_views.progress(s)
     run_views.curves(s, entry.spec.task)
-    run_views.advice(s)
+    # a keyed container keeps its place while warnings come and go between
+    # redraws, so the elements below it do not shift (and leave faded copies)
+    with st.container(key="train_advice"):
+        run_views.advice(s)
     # one view at a time: only what is shown is computed on each redraw
     view = st.segmented_control("View", ["What the model sees", "Layer health"],
                                 default="What the model sees", key="train_view",
                                 label_visibility="collapsed") or "What the model sees"
-    if view == "Layer health":
-        run_views.health(s)
-    else:
-        run_views.model_views(entry, s)
+    with st.container(key="train_view_body"):
+        if view == "Layer health":
+            run_views.health(s)
+        else:
+            run_views.model_views(entry, s)
     if not s.live and st.session_state.get("train_was_live"):
         st.session_state["train_was_live"] = False
         st.rerun()          # the run ended: redraw the page once so the buttons update
