@@ -1,4 +1,5 @@
 import os
+import time
 
 import pytest
 import torch
@@ -34,3 +35,13 @@ def ring_dataset(n_train=200, n_test=100, seed=0) -> Dataset:
 @pytest.fixture
 def ring():
     return ring_dataset()
+
+
+def wait_for(pred, timeout=20.0, every=0.002) -> bool:
+    """Poll ``pred`` until it holds or ``timeout`` seconds pass (never a timing assertion)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(every)
+    return False

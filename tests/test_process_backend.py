@@ -1,25 +1,16 @@
 """Runs in worker processes behave like in-process trainers and clean up after themselves."""
 
-import time
 
 import pytest
 import torch
 
+from conftest import wait_for
 from dlviz.errors import UserError
 from dlviz.presets import preset_spec
 from dlviz.spec import NetSpec
 from dlviz.train.config import TrainConfig
 from dlviz.train.process_backend import ProcessBackend
 from dlviz.train.runs import RunRegistry
-
-
-def wait_for(pred, timeout=30.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def test_a_run_in_a_worker_process(ring):

@@ -14,20 +14,11 @@ from dlviz.train.config import TrainConfig
 from dlviz.train.history import BoundedSeries, Snapshot, Timeline
 from dlviz.train.trainer import Trainer
 
-from conftest import ring_dataset
+from conftest import ring_dataset, wait_for
 
 
 def playground(ds):
     return preset_spec("playground", ds.input_shape, ds.output_size, ds.task)
-
-
-def wait_for(pred, timeout=20.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.002)
-    return False
 
 
 def test_learns_the_ring_and_records_everything(ring):
