@@ -10,7 +10,7 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from dlviz.data import DATASETS, DatasetParams, load_dataset
+from dlviz.data import DATASETS, load_dataset
 from dlviz.data.features import FEATURES
 from dlviz.errors import UserError
 from dlviz.plots.architecture import architecture_figure

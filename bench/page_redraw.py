@@ -16,7 +16,6 @@ import argparse
 import json
 import statistics
 import sys
-import threading
 import time
 
 from dlviz.build import build

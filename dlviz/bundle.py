@@ -135,11 +135,10 @@ def bundle_from_bytes(model_json: bytes, weights: bytes, metrics_csv: str = "") 
         raise UserError(f"{MODEL_FILE} has no network spec")
     spec = NetSpec.from_dict(meta["spec"])
     net = build(spec, "meta")                # validates the spec without allocating
-    expected = {k: v for k, v in net.model.state_dict().items()}
-    if weights[:8] and len(weights) >= 8:
-        header_len = int.from_bytes(weights[:8], "little")
-        if header_len > len(weights) or header_len > MAX_JSON_BYTES:
-            raise UserError(f"{WEIGHTS_FILE} is not a valid safetensors file")
+    expected = net.model.state_dict()
+    # the first 8 bytes give the JSON header's length: refuse absurd ones before parsing
+    if len(weights) >= 8 and int.from_bytes(weights[:8], "little") > min(len(weights), MAX_JSON_BYTES):
+        raise UserError(f"{WEIGHTS_FILE} is not a valid safetensors file")
     try:
         tensors = st_load(weights)
     except (SafetensorError, Exception):

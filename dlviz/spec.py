@@ -141,8 +141,7 @@ class NetSpec:
     # -- URL ----------------------------------------------------------------
     def to_url(self) -> str:
         """Compact URL-safe text: deflated minified JSON in base64url, no padding."""
-        raw = json.dumps(self.to_dict(), separators=(",", ":")).encode()
-        return base64.urlsafe_b64encode(zlib.compress(raw, 9)).rstrip(b"=").decode()
+        return encode_url_json(self.to_dict())
 
     @classmethod
     def from_url(cls, text: str) -> "NetSpec":
@@ -273,7 +272,3 @@ def _activation_bytes(layer: LayerSpec, out: Shape) -> int:
     copies = 6 if layer.kind == "residual" else 2 if layer.args.get("activation") not in (None, "linear") else 1
     return 4 * n * copies
 
-
-def validate(spec: NetSpec) -> SpecReport:
-    """Alias that reads well at call sites that only care about errors."""
-    return analyse(spec)

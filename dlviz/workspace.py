@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from dlviz.data import DATASETS, DatasetParams
+from dlviz.data import DatasetParams
 from dlviz.errors import UserError
 from dlviz.presets import PRESETS, preset_spec
 from dlviz.spec import NetSpec, decode_url_json, encode_url_json
@@ -68,9 +68,6 @@ def _changed(c: TrainConfig) -> dict:
     default = TrainConfig()
     return {k: v for k, v in c.to_dict().items() if v != getattr(default, k)}
 
-
-def is_builtin(dataset: str) -> bool:
-    return dataset in DATASETS
 
 
 def adapt_to_dataset(ws: "Workspace", dataset: str, params: DatasetParams, input_shape,

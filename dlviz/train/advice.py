@@ -75,24 +75,24 @@ def _gradients(rows: list[dict]) -> list[Advice]:
     return out
 
 
+# unit metric -> (title, what it means and what to try), for the share {pct} of units
+_UNIT_ADVICE = {
+    "dead": ("Dead units", "{pct}% of the units never fire on a batch; dead ReLUs get no gradient "
+                           "and never recover. Try leaky_relu, a lower learning rate, or batch norm "
+                           "before the activation."),
+    "saturated": ("Saturated units", "{pct}% of the outputs sit at the flat ends of the curve, where "
+                                     "the gradient is almost zero. Try normalised inputs, a lower "
+                                     "learning rate, or relu."),
+}
+
+
 def _units(rows: list[dict]) -> list[Advice]:
     out = []
-    last = rows[-1]["layers"]
-    for name, m in last.items():
-        if "dead" in m:
-            v = _series(rows, name, "dead")
+    for name, m in rows[-1]["layers"].items():
+        for metric, (title, text) in _UNIT_ADVICE.items():
+            v = _series(rows, name, metric) if metric in m else None
             if v is not None and v >= UNHEALTHY_UNITS:
-                out.append(Advice("warning", f"Dead units in {name}",
-                                  f"{100 * v:.0f}% of the units never fire on a batch; dead ReLUs "
-                                  f"get no gradient and never recover. Try leaky_relu, a lower "
-                                  f"learning rate, or batch norm before the activation."))
-        if "saturated" in m:
-            v = _series(rows, name, "saturated")
-            if v is not None and v >= UNHEALTHY_UNITS:
-                out.append(Advice("warning", f"Saturated units in {name}",
-                                  f"{100 * v:.0f}% of the outputs sit at the flat ends of the "
-                                  f"curve, where the gradient is almost zero. Try normalised "
-                                  f"inputs, a lower learning rate, or relu."))
+                out.append(Advice("warning", f"{title} in {name}", text.format(pct=f"{100 * v:.0f}")))
     return out
 
 

@@ -54,9 +54,6 @@ class Snapshot:
     weights: dict[str, torch.Tensor] = field(repr=False)   # state_dict on the CPU
     metrics: dict = field(default_factory=dict)
 
-    def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in self.weights.values())
-
 
 class Timeline:
     def __init__(self, capacity: int = 60):
