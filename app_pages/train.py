@@ -12,9 +12,10 @@ from dlviz.spec import SpecError, analyse
 from dlviz.train.config import OPTIMIZERS, SCHEDULES
 from dlviz.train.device import available_devices
 from dlviz.train.state import LIVE
-from dlviz.ui import run_views, state
+from dlviz.ui import run_views, state, timeline
 
 CONFIRM_KEY = "train_confirm_restart"
+TIMELINE_KEY = "train_timeline"
 
 
 def render() -> None:
@@ -35,7 +36,8 @@ def render() -> None:
                 "this page or refresh it and the run goes on.")
         return
     live = entry.handle.status in LIVE
-    st.fragment(run_every=0.5 if live else None)(_live)()
+    # live: redraw twice a second; ended: only while the timeline plays
+    st.fragment(run_every=0.5 if live else timeline.play_interval(TIMELINE_KEY))(_live)()
 
 
 def _problem(ws, ds) -> str | None:
@@ -106,7 +108,7 @@ def _controls(ws, ds, entry, problem) -> None:
         if live:
             st.session_state[CONFIRM_KEY] = True
         else:
-            _start(ws, ds, entry)
+            _start(ws, ds)
     if st.session_state.get(CONFIRM_KEY):
         st.warning("A run is still going. Stop it and start a new one?")
         a, b, _ = st.columns([1, 1, 4])
@@ -114,16 +116,15 @@ def _controls(ws, ds, entry, problem) -> None:
             st.session_state[CONFIRM_KEY] = False
             entry.handle.stop()
             entry.handle.join(5)
-            _start(ws, ds, entry)
+            _start(ws, ds)
         if b.button("Keep it running", key="t_cancel"):
             st.session_state[CONFIRM_KEY] = False
             st.rerun()
 
 
-def _start(ws, ds, old) -> None:
+def _start(ws, ds) -> None:
+    # the old run is kept (ended), so it can be compared with the new one
     reg = state.registry()
-    if old is not None:
-        reg.remove(old.run_id)
     try:
         entry = reg.create(ws.spec, ds, ws.config)
     except UserError as e:
@@ -158,7 +159,8 @@ def _live() -> None:
         if view == "Layer health":
             run_views.health(s)
         else:
-            run_views.model_views(entry, s)
+            step = timeline.timeline_slider(entry, s, TIMELINE_KEY)
+            run_views.model_views(entry, timeline.snapshot_at(entry, step))
     if not s.live and st.session_state.get("train_was_live"):
         st.session_state["train_was_live"] = False
         st.rerun()          # the run ended: redraw the page once so the buttons update

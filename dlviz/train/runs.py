@@ -63,6 +63,11 @@ class RunRegistry:
                 entry.last_seen = time.monotonic()
             return entry
 
+    def peek(self, run_id: str | None) -> RunEntry | None:
+        """The run, without marking it as seen (listing runs must not keep them alive)."""
+        with self._lock:
+            return self._runs.get(run_id or "")
+
     def reap(self) -> list[str]:
         """Stop live runs nobody has looked at for ``idle_s``; returns their ids."""
         now = time.monotonic()

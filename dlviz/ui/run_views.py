@@ -20,6 +20,7 @@ from dlviz.plots.images import filters_mosaic, prediction_mosaic
 from dlviz.plots.network_view import network_figure
 from dlviz.plots.plane import boundary_figure
 from dlviz.train.advice import diagnose
+from dlviz.train.history import Snapshot
 from dlviz.train.runs import RunEntry
 from dlviz.train.state import TrainerState
 from dlviz.views.plane import boundary_values, neuron_maps, plane_grid
@@ -35,7 +36,8 @@ def viewer(entry: RunEntry, weights: dict[str, torch.Tensor]):
     """A CPU copy of the run's network holding ``weights`` (built once per run)."""
     cache = st.session_state.setdefault(VIEWERS_KEY, {})
     if entry.run_id not in cache:
-        cache.clear()                       # one viewer per session is enough
+        if len(cache) >= 3:                 # two runs side by side, and one more
+            cache.pop(next(iter(cache)))
         cache[entry.run_id] = build(entry.spec, "cpu")
     net = cache[entry.run_id]
     net.model.load_state_dict(weights)
@@ -70,17 +72,18 @@ def curves(s: TrainerState, task: str) -> None:
         c2.plotly_chart(accuracy_figure(s.evals), width="stretch", key="run_acc")
 
 
-def model_views(entry: RunEntry, s: TrainerState) -> None:
-    snap = entry.handle.latest_weights()
+def model_views(entry: RunEntry, snap: Snapshot, key: str = "run") -> None:
+    """The decision boundary and neurons (2-D data) or predictions and filters (images),
+    for the weights of ``snap``; ``key`` keeps two runs' widgets apart."""
     net = viewer(entry, snap.weights)
     ds = entry.dataset
     if ds.points_train is not None:
-        _plane_views(net, ds, snap.step)
+        _plane_views(net, ds, snap.step, key)
     elif ds.is_image:
-        _image_views(net, ds, snap.step)
+        _image_views(net, ds, snap.step, key)
 
 
-def _plane_views(net, ds, step: int) -> None:
+def _plane_views(net, ds, step: int, key: str) -> None:
     grid = st.session_state.get("dlviz_grid")
     if grid is None or grid[0] != ds.key + str(len(ds.points_train)):
         grid = (ds.key + str(len(ds.points_train)), plane_grid(ds.points_train.numpy(), resolution=60))
@@ -89,29 +92,29 @@ def _plane_views(net, ds, step: int) -> None:
     values = boundary_values(net.model, grid, ds.features, ds.task)
     c1, c2 = st.columns([1, 1.6])
     with c1:
-        show_test = st.toggle("show test points", value=True, key="run_show_test")
+        show_test = st.toggle("show test points", value=True, key=f"{key}_show_test")
         fig = boundary_figure(grid.xs, grid.ys, values, ds.points_train.numpy(), ds.y_train.numpy(),
                               ds.points_test.numpy(), ds.y_test.numpy(), ds.task, list(ds.classes),
                               show_test=show_test)
-        st.plotly_chart(fig, width="stretch", key="run_boundary")
+        st.plotly_chart(fig, width="stretch", key=f"{key}_boundary")
         st.caption(f"decision {'surface' if ds.task == 'regression' else 'boundary'} at step {step:,}")
     with c2:
         layers = [(l.name, l.maps) for l in neuron_maps(net.model, net.layer_modules, grid, ds.features)]
         fig = network_figure(layers, dense_weights(net.model, net.layer_modules), values,
                              task=ds.task, num_classes=ds.num_classes, input_names=list(ds.features))
-        st.plotly_chart(fig, width="stretch", key="run_network")
+        st.plotly_chart(fig, width="stretch", key=f"{key}_network")
         st.caption("each tile: one neuron's output over the input plane; lines: weights "
                    "(blue positive, orange negative, thickness = size)")
 
 
-def _image_views(net, ds, step: int) -> None:
+def _image_views(net, ds, step: int, key: str) -> None:
     n = min(CONFUSION_N, len(ds.x_test))
     probs = predict_proba(net.model, ds.x_test[:n])
     pred = probs.argmax(1)
     y = ds.y_test[:n].numpy()
     c1, c2 = st.columns([1.3, 1])
     with c1:
-        only_wrong = st.toggle("show only mistakes", key="run_only_wrong")
+        only_wrong = st.toggle("show only mistakes", key=f"{key}_only_wrong")
         idx = np.flatnonzero(pred != y) if only_wrong else np.arange(n)
         idx = idx[:MOSAIC_N]
         if len(idx):
@@ -124,7 +127,7 @@ def _image_views(net, ds, step: int) -> None:
             st.success("No mistakes on these test images.")
     with c2:
         st.plotly_chart(confusion_figure(confusion_matrix(y, pred, ds.num_classes), list(ds.classes)),
-                        width="stretch", key="run_confusion")
+                        width="stretch", key=f"{key}_confusion")
     filters = first_conv_filters(net.model)
     if filters is not None:
         st.image(filters_mosaic(filters), output_format="PNG",
@@ -137,11 +140,11 @@ def advice(s: TrainerState) -> None:
         getattr(st, a.level)(f"**{a.title}.** {a.text}")
 
 
-def health(s: TrainerState) -> None:
+def health(s: TrainerState, key: str = "run") -> None:
     if not s.health:
         st.caption("layer health appears after the first steps")
         return
     c1, c2, c3 = st.columns(3)
-    c1.plotly_chart(health_figure(s.health, "grad_norm"), width="stretch", key="run_grad")
-    c2.plotly_chart(health_figure(s.health, "update_ratio"), width="stretch", key="run_update")
-    c3.plotly_chart(units_figure(s.health), width="stretch", key="run_units")
+    c1.plotly_chart(health_figure(s.health, "grad_norm"), width="stretch", key=f"{key}_grad")
+    c2.plotly_chart(health_figure(s.health, "update_ratio"), width="stretch", key=f"{key}_update")
+    c3.plotly_chart(units_figure(s.health), width="stretch", key=f"{key}_units")

@@ -18,6 +18,7 @@ from dlviz.workspace import Workspace, default_workspace
 
 WS_KEY = "dlviz_workspace"
 RUN_KEY = "dlviz_run"
+RUNS_KEY = "dlviz_session_runs"
 MSG_KEY = "dlviz_url_message"
 
 
@@ -81,7 +82,34 @@ def current_run() -> RunEntry | None:
 
 def set_run(entry: RunEntry | None) -> None:
     st.session_state[RUN_KEY] = entry.run_id if entry else None
+    if entry is not None:
+        runs = st.session_state.setdefault(RUNS_KEY, [])
+        if entry.run_id not in runs:
+            runs.append(entry.run_id)
     sync_url()
+
+
+def session_runs() -> list[RunEntry]:
+    """The runs this session has started that the server still keeps, oldest first
+    (the current run included): what the Compare page offers."""
+    ids = st.session_state.get(RUNS_KEY, [])
+    current = st.session_state.get(RUN_KEY)
+    if current and current not in ids:
+        ids = ids + [current]       # reattached from a link
+    reg = registry()
+    return [e for e in (reg.peek(i) for i in ids) if e is not None]
+
+
+def run_label(entry: RunEntry) -> str:
+    """A short name for a run in pickers: what was trained on what, and how it ended."""
+    spec = entry.spec
+    acts = sorted({l.args.get("activation") for l in spec.layers if l.args.get("activation")} - {"linear"})
+    s = entry.handle.state()
+    result = s.final.get("test_accuracy", s.latest_eval().get("test_accuracy"))
+    result = f" · {100 * result:.0f}%" if result is not None else ""
+    name = spec.name or "custom"
+    return (f"{name} ({len(spec.layers)} layers, {'/'.join(acts) or 'linear'}) on {entry.dataset.key} · "
+            f"{s.status} at step {s.step:,}{result} · {entry.run_id[:4]}")
 
 
 def share_link(ws: Workspace) -> str:

@@ -1,0 +1,42 @@
+"""Two runs side by side: one timeline position, the same views for both."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dlviz.plots.compare import compare_figure
+from dlviz.train.runs import RunEntry
+from dlviz.ui import run_views, state, timeline
+
+VIEWS = ["What the model sees", "Layer health"]
+
+
+def side_by_side(left: RunEntry, right: RunEntry, key: str) -> None:
+    sl, sr = left.handle.state(), right.handle.state()
+    steps = sorted({t["step"] for t in sl.timeline} | {t["step"] for t in sr.timeline})
+    live = sl.live or sr.live
+    step = timeline.step_slider(f"{left.run_id}|{right.run_id}", steps, live,
+                                lambda o: "now" if o == timeline.NOW else f"step {o:,}", key,
+                                label="Moment of training (both runs)")
+    names = [("left: " + state.run_label(left)[:48], sl), ("right: " + state.run_label(right)[:48], sr)]
+    marker = None if step == timeline.NOW else step
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(compare_figure([(n, s.history) for n, s in names], "train_loss", "train loss", marker),
+                    width="stretch", key=f"{key}_loss")
+    if left.spec.task == "classification" and right.spec.task == "classification":
+        c2.plotly_chart(compare_figure([(n, s.evals) for n, s in names], "test_accuracy", "test accuracy",
+                                       marker, percent=True), width="stretch", key=f"{key}_acc")
+    else:
+        c2.plotly_chart(compare_figure([(n, s.evals) for n, s in names], "test_loss", "test loss", marker),
+                        width="stretch", key=f"{key}_acc")
+    view = st.segmented_control("View", VIEWS, default=VIEWS[0], key=f"{key}_view",
+                                label_visibility="collapsed") or VIEWS[0]
+    cols = st.columns(2, border=True)
+    for col, entry, s, side in ((cols[0], left, sl, "left"), (cols[1], right, sr, "right")):
+        with col:
+            st.markdown(f"**{side}:** {state.run_label(entry)}")
+            if view == "Layer health":
+                run_views.health(s, key=f"{key}_{side}")
+            else:
+                # each run at its snapshot nearest the shared step
+                run_views.model_views(entry, timeline.snapshot_at(entry, step), key=f"{key}_{side}")

@@ -1,0 +1,113 @@
+"""The timeline: pick any recorded moment of a run, or play through them.
+
+A run keeps a bounded list of snapshots (weights at log-spaced steps). The
+slider offers those steps, plus "now" while the run is live (the weights of
+the current step, newer than the last snapshot). Every view that shows the
+model draws from the weights this returns.
+
+The chosen step is also kept in a plain session key per run, so moving from
+the Train page to the Inside page keeps the same moment (widget keys of
+widgets not drawn are dropped by Streamlit on a page switch).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import streamlit as st
+
+from dlviz.train.history import Snapshot
+from dlviz.train.runs import RunEntry
+from dlviz.train.state import TrainerState
+
+NOW = -1                             # the "now" option of a live run
+SNAPS_KEY = "dlviz_snapshots"
+POS_KEY = "dlviz_timeline_pos"       # {run_id: step or NOW}
+PLAY_KEY = "dlviz_timeline_play"     # {slider key: True while playing}
+CACHE_BYTES = 192 * 2**20            # snapshots kept per browser session
+PLAY_EVERY_S = 0.8
+
+
+def snapshot_at(entry: RunEntry, step: int | None) -> Snapshot:
+    """The run's snapshot nearest ``step`` (None or NOW: the newest weights).
+
+    Snapshots never change once taken, so each is fetched from the training
+    process once per session and kept (bounded by bytes, oldest dropped).
+    """
+    if step is None or step == NOW:
+        return entry.handle.latest_weights()
+    cache: OrderedDict = st.session_state.setdefault(SNAPS_KEY, OrderedDict())
+    key = (entry.run_id, step)
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    snap = entry.handle.snapshot(step)
+    cache[key] = cache[(entry.run_id, snap.step)] = snap
+    while len(cache) > 2 and sum(_nbytes(s) for s in cache.values()) > CACHE_BYTES:
+        cache.popitem(last=False)
+    return snap
+
+
+def _nbytes(s: Snapshot) -> int:
+    return sum(t.numel() * t.element_size() for t in s.weights.values())
+
+
+def _label(step: int, s: TrainerState) -> str:
+    if step == NOW:
+        return f"now (step {s.step:,})"
+    per_epoch = s.total_steps / max(s.epochs, 1)
+    return f"step {step:,} · epoch {step / per_epoch:.1f}" if per_epoch else f"step {step:,}"
+
+
+def timeline_slider(entry: RunEntry, s: TrainerState, key: str, *, label: str = "Moment of training") -> int:
+    """Draw the slider over one run's snapshots (and its Play button); returns
+    the chosen step, or NOW.
+
+    While playing, each call moves one snapshot on; the caller's fragment must
+    rerun on a timer (``play_interval``) for the animation to advance.
+    """
+    steps = [t["step"] for t in s.timeline]
+    return step_slider(entry.run_id, steps, s.live, lambda o: _label(o, s), key, label=label)
+
+
+def step_slider(remember_as: str, steps: list[int], live: bool, fmt, key: str, *,
+                label: str = "Moment of training") -> int:
+    """The slider over ``steps`` (plus NOW while ``live``); ``remember_as`` names
+    the plain session key that keeps the position across pages."""
+    options = sorted(set(steps)) + ([NOW] if live or not steps else [])
+    positions = st.session_state.setdefault(POS_KEY, {})
+    playing = st.session_state.setdefault(PLAY_KEY, {})
+    pos = st.session_state.get(key, positions.get(remember_as, options[-1]))
+    pos = st.session_state.pop(f"{key}_goto", pos)     # Play from the end starts at the beginning
+    if pos not in options:          # the timeline was thinned, or the run ended
+        pos = options[-1] if pos == NOW else min(options, key=lambda o: abs(o - pos) if o != NOW else 1e18)
+    if playing.get(key):
+        i = options.index(pos) + 1
+        if i >= len(options):       # the end: stop, and redraw the page so its timer stops
+            playing[key] = False
+            positions[remember_as] = options[-1]
+            st.session_state[f"{key}_goto"] = options[-1]
+            st.rerun()
+        pos = options[i]
+    st.session_state[key] = pos
+    c1, c2 = st.columns([8, 1], vertical_alignment="bottom")
+    if len(options) > 1:
+        pos = c1.select_slider(label, options, format_func=fmt, key=key,
+                               help="every view below shows the network as it was at this moment; "
+                                    "snapshots are dense early in training, where most change happens")
+    else:
+        c1.caption(f"{label}: {fmt(pos)} (only one snapshot so far)")
+    if c2.button("Pause" if playing.get(key) else "Play", key=f"{key}_play", disabled=len(options) < 2,
+                 icon=":material/pause:" if playing.get(key) else ":material/play_arrow:",
+                 width="stretch", help="step through the snapshots from the start"):
+        playing[key] = not playing.get(key)
+        if playing[key] and options.index(pos) == len(options) - 1:
+            st.session_state[f"{key}_goto"] = options[0]
+        st.rerun()
+    positions[remember_as] = pos
+    return pos
+
+
+def play_interval(key: str) -> float | None:
+    """The redraw interval a fragment holding the slider ``key`` needs right now."""
+    return PLAY_EVERY_S if st.session_state.get(PLAY_KEY, {}).get(key) else None
