@@ -1,0 +1,101 @@
+"""Attribution methods as data: key -> Method (label, one-sentence meaning, settings, wrapper).
+
+The page and the CLI list ``METHODS``; adding a method is one entry here,
+one small wrapper (``Job`` -> ``Raw``) and its row in the contract test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from dlviz.build import BuiltNet
+from dlviz.explain import cam, conductance, gradients, occlusion, path
+from dlviz.explain.baselines import BASELINES
+from dlviz.explain.job import Job, Raw
+from dlviz.explain.params import Param
+
+
+@dataclass(frozen=True)
+class Method:
+    key: str
+    label: str
+    explanation: str                 # one plain sentence: what the map measures
+    run: Callable[[Job], Raw]
+    params: tuple[Param, ...] = ()
+    needs_layer: bool = False        # Grad-CAM, Guided Grad-CAM, conductance
+    conv_only: bool = False          # needs a layer whose output is an image (C, h, w)
+    signed: bool = True              # default display: red/blue around 0, else magnitude only
+    is_default: bool = False         # computed when the page opens
+    random: bool = False             # draws noise: run under a fixed seed
+
+
+def _steps(default: int = 50) -> Param:
+    return Param("n_steps", "Integration steps", default, 2, 300, 1, "int",
+                 help="More steps: a smaller convergence delta, a slower map.")
+
+
+def _baseline(default: str = "zero") -> Param:
+    return Param("baseline", "Baseline", default, kind="choice", choices=BASELINES,
+                 help="The 'absent' input compared against: zero = the training data's average "
+                      "colour, blur = this image blurred, min = its darkest value (black).")
+
+
+METHODS: dict[str, Method] = {m.key: m for m in [
+    Method("saliency", "Saliency",
+           "How much the class score would change if each pixel changed a tiny bit (the size of the gradient).",
+           gradients.saliency, signed=False, is_default=True),
+    Method("input_x_gradient", "Input x Gradient",
+           "Each pixel's value times its gradient: a first guess at how much that pixel adds to the score.",
+           gradients.input_x_gradient, is_default=True),
+    Method("integrated_gradients", "Integrated Gradients",
+           "How much each pixel adds to the score compared with the baseline image, summing gradients along "
+           "the way from one to the other.",
+           path.integrated_gradients, (_steps(), _baseline()), is_default=True),
+    Method("smoothgrad", "SmoothGrad",
+           "Saliency averaged over many noisy copies of the image, so only gradients that hold up remain.",
+           gradients.smoothgrad,
+           (Param("nt_samples", "Noisy samples", 20, 2, 200, 1, "int"),
+            Param("stdevs", "Noise level (fraction of the pixel range)", 0.15, 0.0, 1.0, 0.01, "float")),
+           signed=False, random=True),
+    Method("gradient_shap", "GradientSHAP",
+           "Integrated Gradients averaged over random baselines and random points on the way: an estimate "
+           "of each pixel's Shapley value.",
+           path.gradient_shap,
+           (Param("n_samples", "Random samples", 20, 1, 500, 1, "int"),
+            Param("stdevs", "Noise level (fraction of the pixel range)", 0.05, 0.0, 1.0, 0.01, "float")),
+           random=True),
+    Method("deeplift", "DeepLIFT",
+           "How much each pixel's difference from the baseline changes the score, passed back layer by layer.",
+           path.deeplift, (_baseline(),)),
+    Method("occlusion", "Occlusion",
+           "How much the class score drops when a small patch around each pixel is greyed out.",
+           occlusion.occlusion,
+           (Param("window", "Patch size (pixels)", 4, 1, 64, 1, "int"),
+            Param("stride", "Step between patches (pixels)", 2, 1, 32, 1, "int")),
+           is_default=True),
+    Method("guided_backprop", "Guided Backprop",
+           "The gradient with every negative signal stopped at each ReLU on the way back: sharp edges the "
+           "network responds to.",
+           gradients.guided_backprop, signed=False),
+    Method("gradcam", "Grad-CAM",
+           "Which regions of a chosen convolution layer's feature maps raise (red) or lower (blue) the class "
+           "score, scaled up to the image.",
+           cam.gradcam, needs_layer=True, conv_only=True, is_default=True),
+    Method("guided_gradcam", "Guided Grad-CAM",
+           "Guided Backprop's fine detail kept only where Grad-CAM says the class evidence is.",
+           cam.guided_gradcam, needs_layer=True, conv_only=True),
+    Method("layer_conductance", "Layer Conductance",
+           "How much of the class score flows through each place (or unit) of a chosen hidden layer.",
+           conductance.layer_conductance, (_steps(), _baseline()), needs_layer=True),
+]}
+
+
+def available_methods(net: BuiltNet) -> list[str]:
+    """Method keys that apply to this network (no Grad-CAM without a conv layer), registry order."""
+    from dlviz.explain.layers import layer_choices
+    return [k for k, m in METHODS.items() if not m.needs_layer or layer_choices(net, k)]
+
+
+def default_methods(net: BuiltNet) -> list[str]:
+    return [k for k in available_methods(net) if METHODS[k].is_default]
