@@ -72,16 +72,26 @@ def representation_at(net: BuiltNet, weights: dict[str, torch.Tensor] | None, x_
 
 def _pca2(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(N, D) -> coordinates on the top two principal axes (N, 2) and their
-    variance fractions (2,). Fewer than two dimensions are padded with zeros."""
+    variance fractions (2,). Fewer than two dimensions are padded with zeros.
+
+    Eigenvectors of the smaller of the D x D scatter matrix and the N x N Gram
+    matrix: for 500 samples of 84 features ~10x faster than an SVD of the data."""
     f = np.asarray(f, dtype=np.float64)
     f = np.where(np.isfinite(f), f, 0.0)
-    c = f - f.mean(axis=0, keepdims=True) if len(f) else f
-    if c.size == 0:
-        return np.zeros((len(f), 2)), np.zeros(2)
-    u, s, vt = np.linalg.svd(c, full_matrices=False)        # c = u s vt
-    y = u[:, :2] * s[:2]                                   # (N, <=2)
-    total = float((s ** 2).sum())
-    frac = (s[:2] ** 2) / total if total > 0 else np.zeros(len(s[:2]))
+    n = len(f)
+    if f.size == 0:
+        return np.zeros((n, 2)), np.zeros(2)
+    c = f - f.mean(axis=0, keepdims=True)                  # (N, D) centred
+    if c.shape[1] <= n:
+        evals, evecs = np.linalg.eigh(c.T @ c)             # ascending; (D,), (D, D)
+        top = evecs[:, ::-1][:, :2]                        # (D, <=2) principal axes
+        y = c @ top                                        # (N, <=2)
+    else:
+        evals, evecs = np.linalg.eigh(c @ c.T)             # Gram: (N,), (N, N)
+        y = evecs[:, ::-1][:, :2] * np.sqrt(np.maximum(evals[::-1][:2], 0.0))
+    evals = np.maximum(evals[::-1], 0.0)                   # descending variances x N
+    total = float(evals.sum())
+    frac = evals[:2] / total if total > 0 else np.zeros(len(evals[:2]))
     if y.shape[1] < 2:
         y = np.pad(y, ((0, 0), (0, 2 - y.shape[1])))
         frac = np.pad(frac, (0, 2 - len(frac)))

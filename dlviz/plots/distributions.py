@@ -37,30 +37,33 @@ def distribution_figure(series, title: str | None = None, height: int = HEIGHT) 
     base_layout(fig, height=height, legend_top=False, margin=dict(l=56, r=8, t=30, b=40),
                 uirevision=f"dist-{series.layer}-{series.kind}")
     label = KIND_LABEL.get(series.kind, series.kind)
-    fig.update_layout(title=dict(text=title or f"{series.layer} · {series.kind}", font_size=12,
-                                 x=0, xanchor="left", y=0.98))
-    fig.update_xaxes(title_text="step", title_standoff=4)
-    fig.update_yaxes(title_text=label, title_standoff=4)
+    # one update for title and both axes: each plotly update validates its whole tree
+    layout = dict(title=dict(text=title or f"{series.layer} · {series.kind}", font_size=12,
+                             x=0, xanchor="left", y=0.98),
+                  showlegend=False,
+                  xaxis=dict(title_text="step", title_standoff=4, showgrid=False),
+                  yaxis=dict(title_text=label, title_standoff=4, showgrid=False))
     if not len(series.steps):
+        fig.update_layout(**layout)
         return placeholder(fig, "no snapshots yet")
     edges = np.asarray(series.edges, dtype=np.float64)
     counts = np.asarray(series.counts, dtype=np.float64)                  # (S, B)
     centres = (edges[:-1] + edges[1:]) / 2
     z = np.log10(1.0 + np.maximum(counts, 0)).T                           # (B, S)
     zmax = max(float(z.max()), 1.0)
-    ticks = [t for t in range(int(np.floor(zmax)) + 1)]
-    fig.add_trace(go.Heatmap(
+    ticks = list(range(int(np.floor(zmax)) + 1))
+    traces = [go.Heatmap(
         x=list(series.steps), y=centres, z=z, zmin=0, zmax=zmax, colorscale=COUNT_SCALE,
         customdata=np.round(counts.T).astype(np.int64),
         colorbar=dict(title=dict(text="count", side="right", font_size=11), thickness=10, len=0.9,
                       tickvals=[np.log10(1 + 10 ** t) for t in ticks],
                       ticktext=[f"{10 ** t:,}" for t in ticks], tickfont_size=10),
-        hovertemplate="step %{x:,}<br>" + label + " ≈ %{y:.3g}<br>%{customdata:,} values<extra></extra>"))
+        hovertemplate="step %{x:,}<br>" + label + " ≈ %{y:.3g}<br>%{customdata:,} values<extra></extra>")]
     if len(series.steps) > 1:
-        fig.add_trace(go.Scatter(x=list(series.steps), y=median_from_counts(edges, counts), mode="lines",
+        traces.append(go.Scatter(x=list(series.steps), y=median_from_counts(edges, counts), mode="lines",
                                  line=dict(color=INK, width=1, dash="dot"), name="median",
                                  hovertemplate="median %{y:.3g}<extra></extra>"))
-    fig.update_layout(showlegend=False)
-    fig.update_yaxes(range=[edges[0], edges[-1]], showgrid=False)
-    fig.update_xaxes(showgrid=False)
+    fig.add_traces(traces)
+    layout["yaxis"]["range"] = [edges[0], edges[-1]]
+    fig.update_layout(**layout)
     return fig

@@ -67,5 +67,5 @@ def probabilities_figure(probs, classes: Sequence[str] | None = None,
     fig.update_layout(title=dict(text=f"prediction: {names[pred]} ({p[pred]:.0%}){verdict}",
                                  font_size=12, x=0, xanchor="left", y=0.98), showlegend=False)
     fig.update_xaxes(range=[0, 1.12], tickformat=".0%", dtick=0.25)
-    fig.update_yaxes(autorange="reversed", showgrid=False, ticks="")
+    fig.update_yaxes(type="category", autorange="reversed", showgrid=False, ticks="")  # "0".."9" are names
     return fig
