@@ -100,3 +100,15 @@ def test_bad_requests_name_what_is_available():
     with pytest.raises(ValueError, match="outside"):
         explain_conv(net, "conv2", torch.zeros(1, 28, 28), 0, 10, 0)
     assert hook_count(net.model) == 0
+
+
+def test_no_hook_left_when_the_forward_raises():
+    net = build(PRESETS["lenet"].spec((1, 28, 28), 10), seed=0)
+
+    def boom(x):
+        raise RuntimeError("boom")
+
+    net.model.maxpool2.forward = boom           # after conv2, so conv2's hook has fired
+    with pytest.raises(RuntimeError, match="boom"):
+        explain_conv(net, "conv2", torch.zeros(1, 28, 28), 0, 0, 0)
+    assert hook_count(net.model) == 0

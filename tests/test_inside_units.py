@@ -121,3 +121,18 @@ def test_centre_objective_draws_the_first_filter():
     outside = np.ones_like(px, dtype=bool)
     outside[12:17, 12:17] = False
     assert np.sqrt(np.mean(px[outside] ** 2)) < 20   # no gradient there: still the faint start noise
+
+
+def test_no_hook_left_when_the_forward_raises():
+    net = build(PRESETS["lenet"].spec((1, 28, 28), 10), seed=0)
+
+    def boom(x):
+        raise RuntimeError("boom")
+
+    net.model.maxpool1.forward = boom
+    net.model.train()
+    with pytest.raises(RuntimeError, match="boom"):
+        visualise_unit(net, "conv2_relu", 0, steps=3)
+    with pytest.raises(RuntimeError, match="boom"):
+        top_activating(net, "conv2_relu", 0, _pool(4))
+    assert hook_count(net.model) == 0 and net.model.training
