@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -17,6 +19,20 @@ from dlviz.explain.params import resolve
 from dlviz.explain.registry import METHODS, available_methods
 
 SEED = 0     # SmoothGrad / GradientSHAP noise: the same map every time for the same input
+
+
+@contextmanager
+def _seeded(device: torch.device) -> Iterator[None]:
+    """Fixed torch and numpy seeds inside (Captum's GradientSHAP draws from numpy's
+    global generator); both generators' states are put back afterwards."""
+    np_state = np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=[] if device.type == "cpu" else [device]):
+            torch.manual_seed(SEED)
+            np.random.seed(SEED)
+            yield
+    finally:
+        np.random.set_state(np_state)
 
 
 @dataclass
@@ -81,8 +97,7 @@ def attribute(net: BuiltNet, x: torch.Tensor, target: int | None, method: str,
             raise UserError(f"target class must be a whole number from 0 to {outputs - 1}, got {target!r}")
         job = Job(model, xb, int(target), p, layer_mod, layer)
         if m.random:
-            with torch.random.fork_rng(devices=[] if device.type == "cpu" else [device]):
-                torch.manual_seed(SEED)
+            with _seeded(device):
                 raw = m.run(job)
         else:
             raw = m.run(job)

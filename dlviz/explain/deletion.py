@@ -10,6 +10,14 @@ Order: by the map's signed value, highest first (for non-negative maps such
 as Saliency that is the same as by magnitude); ``order="abs"`` ranks by
 magnitude instead. Every pixel position counts once, all channels together.
 All steps run as one batch.
+
+"Removed" means replaced by the baseline: by default (None) the blurred
+image for images, zeros (the feature means) for vectors. A flat grey patch
+is itself a strong, unnatural signal to a CNN: on the shapes CNN, deleting
+pixels in a *random* order into grey dropped the class probability faster
+(AUC 0.14) than in Integrated Gradients' order (0.16), so the curve measured
+the baseline, not the map. Into blur, random order gives 0.38, IG's order
+0.09 and the reverse order 0.70.
 """
 
 from __future__ import annotations
@@ -27,21 +35,20 @@ from dlviz.views._eval import inference
 
 @dataclass
 class DeletionCurve:
-    fractions: np.ndarray   # (S+1,) share of pixels removed (deletion) or inserted, 0..1
+    fractions: np.ndarray   # (S+1,) share of positions removed (deletion) or inserted, 0..1
     probs: np.ndarray       # (S+1,) probability of the target (a regression model's output)
     auc: float              # trapezoid area over fractions 0..1
     kind: str               # "deletion" (lower auc = more faithful) | "insertion" (higher)
 
 
 def deletion_curve(net: BuiltNet, x: torch.Tensor, target: int, map2d: np.ndarray, steps: int = 20,
-                   baseline: str = "zero", order: str = "value") -> DeletionCurve:
+                   baseline: str | None = None, order: str = "value") -> DeletionCurve:
     return _curve(net, x, target, map2d, steps, baseline, order, "deletion")
 
 
 def insertion_curve(net: BuiltNet, x: torch.Tensor, target: int, map2d: np.ndarray, steps: int = 20,
-                    baseline: str = "blur", order: str = "value") -> DeletionCurve:
-    """Insertion starts from a blurred image by default (RISE's choice): starting
-    from flat grey, any few pixels can look like anything to a CNN."""
+                    baseline: str | None = None, order: str = "value") -> DeletionCurve:
+    """From the baseline (blurred image, RISE's choice too) towards x, most attributed first."""
     return _curve(net, x, target, map2d, steps, baseline, order, "insertion")
 
 
@@ -63,7 +70,7 @@ def _curve(net, x, target, map2d, steps, baseline, order, kind) -> DeletionCurve
     fractions = np.linspace(0.0, 1.0, steps + 1)
     counts = np.round(fractions * n).astype(np.int64)                # (S+1,) positions changed
     changed = torch.from_numpy(rank[None, :] < counts[:, None]).reshape(steps + 1, *spatial)
-    base = make_baseline(x.unsqueeze(0), baseline)[0]                 # (C, H, W) or (F,)
+    base = make_baseline(x.unsqueeze(0), baseline or ("blur" if x.ndim == 3 else "zero"))[0]
     if x.ndim == 3:
         changed = changed.unsqueeze(1)                                # (S+1, 1, H, W): all channels
     src, dst = (x, base) if kind == "deletion" else (base, x)
