@@ -16,6 +16,7 @@ import io
 import json
 import math
 import os
+import zipfile
 from dataclasses import dataclass, field
 
 import torch
@@ -34,6 +35,10 @@ MODEL_FILE, WEIGHTS_FILE, METRICS_FILE = "model.json", "weights.safetensors", "m
 MAX_WEIGHTS_BYTES = 64 * 2**20
 MAX_JSON_BYTES = 1 * 2**20
 MAX_TENSORS = 1000
+MAX_METRICS_BYTES = 8 * MAX_JSON_BYTES
+# what other tools save weights as; all of them are (or may be) pickles
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")
+SAFETENSORS_ONLY = "safetensors only: pickles (torch .pt/.pth files) can run code and are never loaded"
 
 
 @dataclass
@@ -105,8 +110,24 @@ def weights_bytes(weights: dict[str, torch.Tensor]) -> bytes:
 
 
 def load_bundle(path: str) -> Bundle:
-    """From a bundle folder."""
+    """From a bundle folder, or the zip the app downloads (``bundle_zip``)."""
+    if os.path.isfile(path):
+        if path.lower().endswith(PICKLE_SUFFIXES):
+            raise UserError(f"{os.path.basename(path)}: {SAFETENSORS_ONLY}")
+        if not zipfile.is_zipfile(path):
+            raise UserError(f"not a model bundle: {path} is neither a folder nor a zip")
+        if os.path.getsize(path) > MAX_WEIGHTS_BYTES + MAX_JSON_BYTES + MAX_METRICS_BYTES:
+            raise UserError(f"{os.path.basename(path)} is larger than a model bundle may be")
+        with open(path, "rb") as f:
+            return bundle_from_zip(f.read())
+    if not os.path.isdir(path):
+        raise UserError(f"not a model bundle: {path} does not exist")
     mj, wf = os.path.join(path, MODEL_FILE), os.path.join(path, WEIGHTS_FILE)
+    if not os.path.isfile(wf):
+        pickles = sorted(n for n in os.listdir(path) if n.lower().endswith(PICKLE_SUFFIXES))
+        if pickles:
+            raise UserError(f"not a model bundle: {WEIGHTS_FILE} is missing and {pickles[0]} "
+                            f"is not accepted ({SAFETENSORS_ONLY})")
     for f in (mj, wf):
         if not os.path.isfile(f):
             raise UserError(f"not a model bundle: {f} is missing")
@@ -115,11 +136,63 @@ def load_bundle(path: str) -> Bundle:
             raise UserError(f"{os.path.basename(f)} is larger than the {cap // 2**20} MiB limit")
     metrics = ""
     mf = os.path.join(path, METRICS_FILE)
-    if os.path.isfile(mf) and os.path.getsize(mf) <= MAX_JSON_BYTES * 8:
+    if os.path.isfile(mf) and os.path.getsize(mf) <= MAX_METRICS_BYTES:
         with open(mf) as fh:
             metrics = fh.read()
     with open(mj, "rb") as fj, open(wf, "rb") as fw:
         return bundle_from_bytes(fj.read(), fw.read(), metrics)
+
+
+def bundle_from_zip(data: bytes) -> Bundle:
+    """From a zip holding model.json and weights.safetensors (at the top, or in one folder).
+
+    Sizes are checked on the zip's directory before anything is inflated, and
+    each member is read with a cap, so a lying header cannot inflate more.
+    """
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise UserError("not a model bundle: the zip file is damaged") from None
+    by_name = {}
+    for info in infos:
+        base = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
+        if base.startswith(".") or info.filename.startswith("__MACOSX"):
+            continue
+        by_name.setdefault(base, info)
+    if WEIGHTS_FILE not in by_name:
+        pickles = sorted(n for n in by_name if n.lower().endswith(PICKLE_SUFFIXES))
+        if pickles:
+            raise UserError(f"not a model bundle: the zip holds {pickles[0]}, not {WEIGHTS_FILE} "
+                            f"({SAFETENSORS_ONLY})")
+    for name in (MODEL_FILE, WEIGHTS_FILE):
+        if name not in by_name:
+            raise UserError(f"not a model bundle: the zip has no {name}")
+
+    def read(name: str, cap: int) -> bytes:
+        info = by_name[name]
+        if info.file_size > cap:
+            raise UserError(f"{name} is larger than the {cap // 2**20} MiB limit")
+        try:
+            with zf.open(info) as fh:
+                out = fh.read(cap + 1)
+        except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError) as e:
+            raise UserError(f"cannot read {name} from the zip ({e})") from None
+        if len(out) > cap:
+            raise UserError(f"{name} is larger than the {cap // 2**20} MiB limit")
+        return out
+
+    metrics = ""
+    if METRICS_FILE in by_name and by_name[METRICS_FILE].file_size <= MAX_METRICS_BYTES:
+        metrics = read(METRICS_FILE, MAX_METRICS_BYTES).decode("utf-8", "replace")
+    return bundle_from_bytes(read(MODEL_FILE, MAX_JSON_BYTES), read(WEIGHTS_FILE, MAX_WEIGHTS_BYTES),
+                             metrics)
+
+
+def _looks_pickled(data: bytes) -> bool:
+    """A pickle starts with PROTO (0x80, protocol 2..5); torch.save's default
+    format is a zip holding one (``archive/data.pkl``)."""
+    return (len(data) >= 2 and data[0] == 0x80 and 2 <= data[1] <= 5) or data[:4] == b"PK\x03\x04"
 
 
 def bundle_from_bytes(model_json: bytes, weights: bytes, metrics_csv: str = "") -> Bundle:
@@ -133,6 +206,9 @@ def bundle_from_bytes(model_json: bytes, weights: bytes, metrics_csv: str = "") 
         raise UserError(f"{MODEL_FILE} is not valid JSON") from None
     if not isinstance(meta, dict) or "spec" not in meta:
         raise UserError(f"{MODEL_FILE} has no network spec")
+    if _looks_pickled(weights):
+        raise UserError(f"{WEIGHTS_FILE} is not a valid safetensors file but a Python pickle "
+                        f"({SAFETENSORS_ONLY})")
     spec = NetSpec.from_dict(meta["spec"])
     net = build(spec, "meta")                # validates the spec without allocating
     expected = net.model.state_dict()

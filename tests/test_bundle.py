@@ -69,3 +69,112 @@ def test_refuses_mismatched_nan_and_garbage(trained):
 def test_missing_files(tmp_path):
     with pytest.raises(UserError, match="not a model bundle"):
         load_bundle(str(tmp_path))
+
+
+# -- refusals: safetensors only, and every limit -------------------------------------------
+
+def _files(tmp_path, trained):
+    spec, ds, t = trained
+    save_bundle(make_bundle(spec, t.snapshot().weights, ds, TrainConfig(), t.state()), str(tmp_path))
+    return (tmp_path / "model.json").read_bytes(), dict(t.snapshot().weights)
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_pickles_are_refused_without_being_loaded(trained, protocol):
+    import pickle
+    spec, ds, t = trained
+    data = pickle.dumps({"weights": 1}, protocol=protocol)
+    with pytest.raises(UserError, match="safetensors only"):
+        bundle_from_bytes(_meta(spec), data)
+
+
+def test_a_torch_save_file_is_refused(trained):
+    import io
+    spec, ds, t = trained
+    buf = io.BytesIO()
+    torch.save(t.snapshot().weights, buf)          # a zip around data.pkl
+    with pytest.raises(UserError, match="safetensors only"):
+        bundle_from_bytes(_meta(spec), buf.getvalue())
+
+
+def test_folders_and_zips_holding_pickles_are_refused(tmp_path, trained):
+    import zipfile
+    meta, _ = _files(tmp_path / "b", trained)
+    folder = tmp_path / "pickled"
+    folder.mkdir()
+    (folder / "model.json").write_bytes(meta)
+    (folder / "model.pt").write_bytes(b"\x80\x04junk")
+    with pytest.raises(UserError, match="model.pt is not accepted.*safetensors only"):
+        load_bundle(str(folder))
+    with pytest.raises(UserError, match="safetensors only"):
+        load_bundle(str(folder / "model.pt"))
+    z = tmp_path / "pickled.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("model.json", meta)
+        zf.writestr("weights.pth", b"\x80\x04junk")
+    with pytest.raises(UserError, match="holds weights.pth.*safetensors only"):
+        load_bundle(str(z))
+
+
+def test_zip_bundle_round_trip_and_damage(tmp_path, trained):
+    import zipfile
+    from dlviz.bundle import bundle_from_zip, bundle_zip
+    spec, ds, t = trained
+    b = make_bundle(spec, t.snapshot().weights, ds, TrainConfig(), t.state())
+    z = tmp_path / "m.zip"
+    z.write_bytes(bundle_zip(b))
+    again = load_bundle(str(z))
+    assert again.spec == spec and again.classes == b.classes and again.metrics_csv == b.metrics_csv
+    assert all(torch.equal(again.weights[k], b.weights[k]) for k in b.weights)
+    # the files inside one folder (a zip made by hand of the bundle folder) work too
+    nested = tmp_path / "nested.zip"
+    with zipfile.ZipFile(z) as src, zipfile.ZipFile(nested, "w") as dst:
+        for name in src.namelist():
+            dst.writestr(f"my-model/{name}", src.read(name))
+    assert load_bundle(str(nested)).spec == spec
+    with pytest.raises(UserError, match="the zip file is damaged"):
+        bundle_from_zip(z.read_bytes()[:200])
+    no_weights = tmp_path / "half.zip"
+    with zipfile.ZipFile(no_weights, "w") as zf:
+        zf.writestr("model.json", "{}")
+    with pytest.raises(UserError, match="the zip has no weights.safetensors"):
+        load_bundle(str(no_weights))
+    (tmp_path / "notzip.bin2").write_bytes(b"hello")
+    with pytest.raises(UserError, match="neither a folder nor a zip"):
+        load_bundle(str(tmp_path / "notzip.bin2"))
+
+
+def test_size_limits(tmp_path, trained, monkeypatch):
+    import dlviz.bundle as bundle_mod
+    from dlviz.bundle import bundle_from_zip, bundle_zip
+    spec, ds, t = trained
+    meta, good = _files(tmp_path / "b", trained)
+    raw = weights_bytes(good)
+    monkeypatch.setattr(bundle_mod, "MAX_WEIGHTS_BYTES", len(raw) - 1)
+    with pytest.raises(UserError, match="too large"):
+        bundle_from_bytes(meta, raw)
+    with pytest.raises(UserError, match="weights.safetensors is larger than"):
+        load_bundle(str(tmp_path / "b"))
+    with pytest.raises(UserError, match="weights.safetensors is larger than"):
+        bundle_from_zip(bundle_zip(make_bundle(spec, good, ds, TrainConfig())))
+    monkeypatch.undo()
+    # a header that claims more JSON than the file holds is refused before parsing
+    lying = (10**9).to_bytes(8, "little") + raw[8:]
+    with pytest.raises(UserError, match="not a valid safetensors"):
+        bundle_from_bytes(meta, lying)
+
+
+def test_infinite_values_dtypes_and_extra_tensors(trained):
+    spec, ds, t = trained
+    good = dict(t.snapshot().weights)
+    inf = dict(good, **{"output.weight": torch.full_like(good["output.weight"], float("inf"))})
+    with pytest.raises(UserError, match="NaN or infinite"):
+        bundle_from_bytes(_meta(spec), weights_bytes(inf))
+    half = dict(good, **{"output.bias": good["output.bias"].double()})
+    with pytest.raises(UserError, match="output.bias is torch.float64, the network needs torch.float32"):
+        bundle_from_bytes(_meta(spec), weights_bytes(half))
+    extra = dict(good, **{"backdoor.weight": torch.zeros(2)})
+    with pytest.raises(UserError, match="unexpected backdoor.weight"):
+        bundle_from_bytes(_meta(spec), weights_bytes(extra))
+    with pytest.raises(UserError, match="no network spec"):
+        bundle_from_bytes(b'{"dataset": {}}', weights_bytes(good))
