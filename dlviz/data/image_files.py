@@ -74,6 +74,9 @@ def open_image(data: bytes, name: str, *, min_size: int | None = None) -> Image.
 
 def _why(e: Exception) -> str:
     msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    if msg.startswith("cannot identify image file"):
+        # Pillow names the BytesIO object ("<_io.BytesIO object at 0x7f...>"): no use to a person
+        msg = "unrecognised file format"
     return msg[:120]
 
 

@@ -16,6 +16,7 @@ the model "sees", so a page can show them next to the original.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from dlviz.data.image_files import open_image
+from dlviz.data.image_files import FORMATS, open_image
 from dlviz.errors import UserError
 
 
@@ -36,13 +37,16 @@ class PreparedInput:
 
 
 def prepare_image(im: Image.Image, input_shape: Sequence[int], norm_mean: Sequence[float] = (),
-                  norm_std: Sequence[float] = (), *, invert: bool = False) -> PreparedInput:
+                  norm_std: Sequence[float] = (), *, invert: bool = False,
+                  source_size: tuple[int, int] | None = None) -> PreparedInput:
     """Resize (aspect kept, centre crop), convert to the model's channels, normalise.
 
     ``input_shape`` is (C, H, W) with C = 1 (grayscale) or 3 (RGB).
     ``norm_mean`` / ``norm_std`` are per channel on [0, 1] pixels (empty: none).
     ``invert`` turns dark-on-light into light-on-dark (a photo of ink on paper
     for a model trained on the light-on-dark digits; see ``looks_inverted``).
+    ``source_size`` is the file's own (width, height) for the note, when the
+    image was decoded smaller than stored (JPEG draft mode).
     """
     c, h, w = _image_shape(input_shape)
     mean, std = _stats(norm_mean, c), _stats(norm_std, c, fill=1.0)
@@ -54,7 +58,8 @@ def prepare_image(im: Image.Image, input_shape: Sequence[int], norm_mean: Sequen
         # resize straight from the crop box; reducing_gap shrinks a big photo
         # by whole factors first (much faster, same look at the target size)
         im = im.resize((w, h), Image.Resampling.BICUBIC, box=box, reducing_gap=3.0)
-        steps.append(f"resized {src_w}x{src_h} -> {w}x{h}" + (" (centre crop)" if cropped else ""))
+        sw, sh = source_size or (src_w, src_h)
+        steps.append(f"resized {sw}x{sh} -> {w}x{h}" + (" (centre crop)" if cropped else ""))
     else:
         steps.append(f"{w}x{h} as is")
     if c == 1:
@@ -75,7 +80,7 @@ def prepare_image(im: Image.Image, input_shape: Sequence[int], norm_mean: Sequen
         steps.append("normalised")
     shown = np.repeat(pixels, 3, axis=2) if c == 1 else pixels               # (H, W, 3)
     return PreparedInput(x.contiguous(), np.ascontiguousarray(shown), ", ".join(steps),
-                         (src_w, src_h))
+                         source_size or (src_w, src_h))
 
 
 def prepare_upload(data: bytes, name: str, input_shape: Sequence[int], norm_mean: Sequence[float] = (),
@@ -83,7 +88,19 @@ def prepare_upload(data: bytes, name: str, input_shape: Sequence[int], norm_mean
     """Untrusted bytes -> ``PreparedInput``; every refusal is a ``UserError`` (see ``open_image``)."""
     c, h, w = _image_shape(input_shape)
     im = open_image(data, name, min_size=max(h, w))
-    return prepare_image(im, (c, h, w), norm_mean, norm_std, invert=invert)
+    return prepare_image(im, (c, h, w), norm_mean, norm_std, invert=invert,
+                         source_size=_stored_size(data, im.size))
+
+
+def _stored_size(data: bytes, decoded: tuple[int, int]) -> tuple[int, int]:
+    """The (width, height) the file stores, turned like the decoded image (EXIF
+    rotation). open_image has already accepted these bytes; this reads the header only."""
+    try:
+        with Image.open(io.BytesIO(data), formats=FORMATS) as im:
+            w, h = im.size
+    except Exception:                 # cannot happen after open_image; the note is not worth failing
+        return decoded
+    return (h, w) if (w > h) != (decoded[0] > decoded[1]) and w != h else (w, h)
 
 
 def looks_inverted(im: Image.Image, norm_mean: Sequence[float]) -> bool:
