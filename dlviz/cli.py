@@ -1,7 +1,7 @@
-"""Command line: ``python -m dlviz train | presets | datasets``.
+"""Command line: ``python -m dlviz train | explain | presets | datasets``.
 
 Every user mistake ends with exit code 2 and one line on stderr; the last
-line on stdout of ``train`` is one JSON object with the run's results.
+line on stdout of ``train`` and ``explain`` is one JSON object with the results.
 """
 
 from __future__ import annotations
@@ -45,6 +45,18 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--image-size", type=int, help="folder datasets: resize to this side")
     t.add_argument("--out", help="write a model bundle (spec, safetensors weights, metrics CSV) here")
     t.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    e = sub.add_parser("explain", help="explain a trained model's prediction for one image")
+    e.add_argument("--bundle", required=True, help="model bundle: a folder from train --out, or the app's zip")
+    e.add_argument("--image", required=True, help="PNG, JPEG, WebP, GIF (first frame) or BMP file")
+    e.add_argument("--method", action="append", metavar="NAME",
+                   help="attribution method (repeat, or comma separated; 'all'); default: the default set")
+    e.add_argument("--target", type=int, help="class index to explain (default: the predicted class)")
+    e.add_argument("--layer", help="layer for Grad-CAM / Guided Grad-CAM / conductance (default: the last conv)")
+    e.add_argument("--invert", action="store_true", help="invert the image (dark ink on paper for a "
+                                                         "model trained on light-on-dark digits)")
+    e.add_argument("--opacity", type=float, default=0.7, help="overlay opacity, 0 to 1")
+    e.add_argument("--npy", action="store_true", help="also write each raw attribution as .npy")
+    e.add_argument("--out", default="explain-out", help="folder for the PNGs (default: ./explain-out)")
     sub.add_parser("presets", help="list preset networks")
     sub.add_parser("datasets", help="list datasets")
     return p
@@ -53,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
-        return {"train": _train, "presets": _presets, "datasets": _datasets}[args.command](args)
+        return {"train": _train, "explain": _explain, "presets": _presets,
+                "datasets": _datasets}[args.command](args)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -147,6 +160,103 @@ def _train(args) -> int:
         print(f"error: {state.message}", file=sys.stderr)
     print(json.dumps(result))
     return 130 if interrupted else (1 if state.status == "error" else 0)
+
+
+MAX_IMAGE_FILE_BYTES = 50_000_000      # as for one image of a folder dataset
+
+
+def _explain(args) -> int:
+    import numpy as np
+
+    from dlviz.bundle import load_bundle
+    from dlviz.data.model_input import prepare_upload
+    from dlviz.explain import METHODS, attribute, available_methods, default_methods
+    from dlviz.plots.attribution import explanation_sheet, overlay
+    from dlviz.train.device import set_cpu_threads
+    from dlviz.views import predict_proba
+
+    set_cpu_threads()
+    if not 0.0 <= args.opacity <= 1.0:
+        raise UserError(f"--opacity must be between 0 and 1, got {args.opacity}")
+    bundle = load_bundle(os.path.expanduser(args.bundle))
+    shape = tuple(bundle.spec.input_shape)
+    if len(shape) != 3:
+        raise UserError(f"this model takes {shape[0]} input features, not an image")
+    data = _read_image(args.image)
+    prep = prepare_upload(data, os.path.basename(args.image), shape, bundle.dataset.get("norm_mean", []),
+                          bundle.dataset.get("norm_std", []), invert=args.invert)
+    net = bundle.model()
+    probs = predict_proba(net.model, prep.x.unsqueeze(0))[0]               # (K,)
+    regression = bundle.spec.task == "regression" or len(probs) == 1
+    classes = bundle.classes if len(bundle.classes) == len(probs) else [str(i) for i in range(len(probs))]
+    methods = _method_list(args.method, available_methods(net), default_methods(net), METHODS)
+    if args.layer and not any(METHODS[m].needs_layer for m in methods):
+        raise UserError("--layer is only used by gradcam, guided_gradcam and layer_conductance")
+
+    os.makedirs(args.out, exist_ok=True)
+    stem = os.path.splitext(os.path.basename(args.image))[0] or "image"
+    done, atts = {}, []
+    for key in methods:
+        layer = args.layer if METHODS[key].needs_layer else None
+        a = attribute(net, prep.x, args.target, key, layer=layer)
+        path = os.path.join(args.out, f"{stem}-{key}.png")
+        if a.in_input_space:
+            overlay(prep.shown, a.map2d, METHODS[key].signed, args.opacity).save(path)
+        else:            # conductance of a dense layer: one bar per unit
+            explanation_sheet(None, [a], [METHODS[key].label]).save(path)
+        entry = {"file": path, "delta": None if a.delta is None else round(a.delta, 6),
+                 "layer": a.layer, "seconds": round(a.seconds, 4)}
+        if args.npy:
+            entry["npy"] = os.path.join(args.out, f"{stem}-{key}.npy")
+            np.save(entry["npy"], a.values)
+        done[key] = entry
+        atts.append(a)
+    target = atts[0].target if atts else (0 if regression else int(probs.argmax()))
+    title = (f"{os.path.basename(args.image)}: output {float(probs[0]):.4g}" if regression else
+             f"{os.path.basename(args.image)}: predicted {classes[int(probs.argmax())]} "
+             f"({probs.max():.0%}), explaining {classes[target]}")
+    sheet = os.path.join(args.out, f"{stem}-sheet.png")
+    explanation_sheet(prep.shown, atts, [METHODS[a.method].label for a in atts],
+                      [METHODS[a.method].signed for a in atts], args.opacity, title).save(sheet)
+    if regression:
+        result = {"prediction": float(probs[0]), "class": None, "probabilities": {}}
+    else:
+        k = int(probs.argmax())
+        result = {"prediction": k, "class": classes[k],
+                  "probabilities": {c: round(float(p), 6) for c, p in zip(classes, probs)}}
+    result.update(target=target, methods=done, sheet=sheet, input=prep.note)
+    print(json.dumps(result))
+    return 0
+
+
+def _method_list(given: list[str] | None, available: list[str], defaults: list[str], registry) -> list[str]:
+    if not given:
+        return defaults
+    names = [n.strip() for g in given for n in g.split(",") if n.strip()]
+    if "all" in names:
+        return available
+    out = []
+    for n in names:
+        if n not in registry:
+            raise UserError(f"unknown method '{n}'; choose from: {', '.join(registry)} (or all)")
+        if n not in available:
+            raise UserError(f"{registry[n].label} needs a convolution layer; this model has none")
+        if n not in out:
+            out.append(n)
+    return out
+
+
+def _read_image(path: str) -> bytes:
+    full = os.path.expanduser(path)
+    if not os.path.isfile(full):
+        raise UserError(f"image file not found: {path}")
+    if os.path.getsize(full) > MAX_IMAGE_FILE_BYTES:
+        raise UserError(f"{os.path.basename(path)}: larger than {MAX_IMAGE_FILE_BYTES // 1_000_000} MB")
+    try:
+        with open(full, "rb") as f:
+            return f.read(MAX_IMAGE_FILE_BYTES + 1)
+    except OSError as e:
+        raise UserError(f"cannot read image file {path}: {e.strerror or e}") from None
 
 
 def _read_text(path: str) -> str:
