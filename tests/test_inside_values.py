@@ -142,3 +142,17 @@ def test_unit_strip_and_probabilities_carry_the_values():
     fig = probabilities_figure([1.25])
     assert "1.25" in fig.layout.title.text
     fig.to_json()
+
+
+def test_fast_layout_has_base_layouts_look_and_never_shares_state():
+    import plotly.graph_objects as go
+
+    from dlviz.plots.fast_layout import styled_layout
+    from dlviz.plots.style import base_layout
+    margin = dict(l=48, r=12, t=28, b=30)
+    ref = base_layout(go.Figure(), height=150, legend_top=False, margin=margin).layout.to_plotly_json()
+    assert styled_layout(height=150, legend_top=False, margin=margin) == ref
+    a = styled_layout(height=150, legend_top=False, margin=margin, xaxis=dict(range=[0, 1]))
+    assert a["xaxis"]["range"] == [0, 1] and a["xaxis"]["gridcolor"] == ref["xaxis"]["gridcolor"]
+    b = styled_layout(height=150, legend_top=False, margin=margin)
+    assert "range" not in b["xaxis"]                       # the cached style was not changed

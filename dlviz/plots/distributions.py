@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from dlviz.plots.style import INK, base_layout, placeholder
+from dlviz.plots.fast_layout import styled_figure
+from dlviz.plots.style import INK, placeholder
 
 HEIGHT = 240
 # white -> Playground blue -> deep navy: empty bins vanish into the background
@@ -33,19 +34,16 @@ def median_from_counts(edges: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 def distribution_figure(series, title: str | None = None, height: int = HEIGHT) -> go.Figure:
     """A ``dlviz.inside.DistributionSeries`` as a step x value heatmap of counts."""
-    fig = go.Figure()
-    base_layout(fig, height=height, legend_top=False, margin=dict(l=56, r=8, t=30, b=40),
-                uirevision=f"dist-{series.layer}-{series.kind}")
     label = KIND_LABEL.get(series.kind, series.kind)
-    # one update for title and both axes: each plotly update validates its whole tree
-    layout = dict(title=dict(text=title or f"{series.layer} · {series.kind}", font_size=12,
-                             x=0, xanchor="left", y=0.98),
-                  showlegend=False,
-                  xaxis=dict(title_text="step", title_standoff=4, showgrid=False),
-                  yaxis=dict(title_text=label, title_standoff=4, showgrid=False))
+    look = dict(height=height, legend_top=False, margin=dict(l=56, r=8, t=30, b=40),
+                uirevision=f"dist-{series.layer}-{series.kind}",
+                title=dict(text=title or f"{series.layer} · {series.kind}", font_size=12,
+                           x=0, xanchor="left", y=0.98),
+                showlegend=False,
+                xaxis=dict(title_text="step", title_standoff=4, showgrid=False),
+                yaxis=dict(title_text=label, title_standoff=4, showgrid=False))
     if not len(series.steps):
-        fig.update_layout(**layout)
-        return placeholder(fig, "no snapshots yet")
+        return placeholder(styled_figure([], **look), "no snapshots yet")
     edges = np.asarray(series.edges, dtype=np.float64)
     counts = np.asarray(series.counts, dtype=np.float64)                  # (S, B)
     centres = (edges[:-1] + edges[1:]) / 2
@@ -63,7 +61,5 @@ def distribution_figure(series, title: str | None = None, height: int = HEIGHT) 
         traces.append(go.Scatter(x=list(series.steps), y=median_from_counts(edges, counts), mode="lines",
                                  line=dict(color=INK, width=1, dash="dot"), name="median",
                                  hovertemplate="median %{y:.3g}<extra></extra>"))
-    fig.add_traces(traces)
-    layout["yaxis"]["range"] = [edges[0], edges[-1]]
-    fig.update_layout(**layout)
-    return fig
+    look["yaxis"]["range"] = [edges[0], edges[-1]]
+    return styled_figure(traces, **look)

@@ -14,7 +14,8 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dlviz.plots.style import DIVERGING, base_layout, class_colours, placeholder
+from dlviz.plots.fast_layout import styled_figure
+from dlviz.plots.style import DIVERGING, class_colours, placeholder
 
 HEIGHT = 380
 
@@ -28,38 +29,37 @@ def representation_figure(coords, labels, classes: Sequence[str] | None, step: i
     continuous scale for regression (``classes`` empty)."""
     c = np.asarray(coords, dtype=np.float64).reshape(-1, 2)
     y = np.asarray(labels).ravel()
-    fig = go.Figure()
-    base_layout(fig, height=height, uirevision="representation")
     what = f"{layer} " if layer else ""
-    fig.update_layout(title=dict(text=f"{what}features, PCA to 2-D · step {step:,}", font_size=12,
-                                 x=0, xanchor="left", y=0.99))
     ev = list(explained) if explained is not None else [None, None]
-    for axis, e, name in ((fig.update_xaxes, ev[0], "PC 1"), (fig.update_yaxes, ev[1], "PC 2")):
-        axis(title_text=f"{name} ({e:.0%} of variance)" if e is not None else name, title_standoff=4,
-             zeroline=False)
-    if x_range:
-        fig.update_xaxes(range=list(x_range), autorange=False)
-    if y_range:
-        fig.update_yaxes(range=list(y_range), autorange=False)
+    axes = {}
+    for key, e, name, rng in (("xaxis", ev[0], "PC 1", x_range), ("yaxis", ev[1], "PC 2", y_range)):
+        axes[key] = dict(title_text=f"{name} ({e:.0%} of variance)" if e is not None else name,
+                         title_standoff=4, zeroline=False)
+        if rng:
+            axes[key].update(range=list(rng), autorange=False)
+    look = dict(height=height, uirevision="representation",
+                title=dict(text=f"{what}features, PCA to 2-D · step {step:,}", font_size=12,
+                           x=0, xanchor="left", y=0.99), **axes)
     if len(c) == 0:
-        return placeholder(fig, "no samples")
+        return placeholder(styled_figure([], **look), "no samples")
     idx = np.arange(len(c))
+    traces = []
     if classes:
         colours = class_colours(len(classes))
         for k, name in enumerate(classes):
             m = y == k
             if not m.any():
                 continue
-            fig.add_trace(go.Scatter(
+            traces.append(go.Scatter(
                 x=c[m, 0], y=c[m, 1], mode="markers", name=str(name), customdata=idx[m],
                 marker=dict(color=colours[k], size=6, opacity=0.85, line=dict(width=0.5, color="white")),
                 hovertemplate=f"class {name}<br>sample %{{customdata}}<extra></extra>"))
     else:
         v = y.astype(np.float64)
         m = float(np.abs(v).max()) if v.size else 1.0
-        fig.add_trace(go.Scatter(
+        traces.append(go.Scatter(
             x=c[:, 0], y=c[:, 1], mode="markers", name="target", customdata=idx,
             marker=dict(color=v, colorscale=DIVERGING, cmin=-m, cmax=m, size=6,
                         colorbar=dict(title=dict(text="target", font_size=11), thickness=10)),
             hovertemplate="sample %{customdata}<br>target %{marker.color:.3g}<extra></extra>"))
-    return fig
+    return styled_figure(traces, **look)
