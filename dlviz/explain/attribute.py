@@ -56,7 +56,9 @@ def attribute(net: BuiltNet, x: torch.Tensor, target: int | None, method: str,
     channels (Grad-CAM and conductance: the layer's map upsampled to H x W).
     ``target`` None means the predicted class; a single-output (regression)
     model always explains output 0. The model runs in eval mode and is left
-    as it was (mode, requires_grad, no hooks), also when this raises.
+    as it was (mode, requires_grad, no hooks), also when this raises. Its
+    parameters are frozen while this runs, so pass a model nobody is training
+    at the same time (one loaded from a snapshot, as the pages do).
     Raises ``UserError`` for an unknown method, bad settings or a bad layer.
     """
     m = METHODS.get(method)
@@ -95,7 +97,8 @@ def attribute(net: BuiltNet, x: torch.Tensor, target: int | None, method: str,
         elif isinstance(target, bool) or not isinstance(target, (int, np.integer)) \
                 or not 0 <= int(target) < outputs:
             raise UserError(f"target class must be a whole number from 0 to {outputs - 1}, got {target!r}")
-        job = Job(model, xb, int(target), p, layer_mod, layer)
+        # a leaf that already requires grad: Captum would set it itself, with a warning per call
+        job = Job(model, xb.detach().requires_grad_(), int(target), p, layer_mod, layer)
         if m.random:
             with _seeded(device):
                 raw = m.run(job)

@@ -19,6 +19,15 @@ from typing import Iterator
 import torch
 from torch import nn
 
+# Captum warns on every call that it sets hooks (DeepLIFT, Guided Backprop) and
+# that the input did not require gradients (it sets that itself): expected and
+# harmless here. Filtered once, by message, rather than with catch_warnings()
+# around each call, which swaps the process-wide filter list and is not safe
+# when two sessions explain at the same time.
+warnings.filterwarnings("ignore", message=r"Setting (forward, )?backward hooks", category=UserWarning)
+warnings.filterwarnings("ignore", message=r"Input Tensor \d+ did not already require gradients",
+                        category=UserWarning)
+
 # the per-module hook tables of torch 2.x (all keyed by handle id)
 _HOOK_TABLES = ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
                 "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_backward_hooks",
@@ -39,9 +48,7 @@ def borrowed(model: nn.Module) -> Iterator[nn.Module]:
         model.eval()
         for p in params:
             p.requires_grad_(False)
-        with warnings.catch_warnings(), torch.enable_grad():
-            # Captum warns on every DeepLift / GuidedBackprop call about the hooks it sets
-            warnings.simplefilter("ignore")
+        with torch.enable_grad():
             yield model
     finally:
         for m, before, fb, names in zip(modules, tables, full_bw, attrs):

@@ -28,7 +28,7 @@ class Raw:
 
 def spread(x: torch.Tensor) -> float:
     """The input's value range, so noise levels can be given as a fraction of it."""
-    r = float(x.max() - x.min())
+    r = float(x.detach().max() - x.detach().min())
     return r if r > 0 else 1.0
 
 
