@@ -224,7 +224,8 @@ def _explain(args) -> int:
         k = int(probs.argmax())
         result = {"prediction": k, "class": classes[k],
                   "probabilities": {c: round(float(p), 6) for c, p in zip(classes, probs)}}
-    result.update(target=target, methods=done, sheet=sheet, input=prep.note)
+    result.update(target=target, methods=done, sheet=sheet, input=prep.note,
+                  suggest_invert=prep.suggest_invert)
     print(json.dumps(result))
     return 0
 

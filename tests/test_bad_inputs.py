@@ -93,6 +93,8 @@ def test_invert_and_the_hint_for_it():
     assert not looks_inverted(paper, (0.8,)) and not looks_inverted(paper, ())
     p = prepare_image(paper, (1, 28, 28), digits_mean, (0.35,), invert=True)
     assert "inverted" in p.note and p.shown[0, 0, 0] == 5 and p.shown[14, 14, 0] == 255
+    assert not p.suggest_invert                       # inverted, as it should be
+    assert prepare_image(paper, (1, 28, 28), digits_mean, (0.35,)).suggest_invert
 
 
 def test_exif_rotation_and_jpeg_draft_keep_the_true_size_in_the_note():

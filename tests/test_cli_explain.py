@@ -77,6 +77,7 @@ def test_happy_path_writes_overlays_and_prints_one_json_line(digits_bundle, phot
     assert isinstance(res["methods"]["integrated_gradients"]["delta"], float)
     assert res["methods"]["gradcam"]["layer"] == "conv1_relu"
     assert res["input"] == "resized 120x90 -> 28x28 (centre crop), grayscale, inverted, normalised"
+    assert res["suggest_invert"] is False
     for key, entry in res["methods"].items():
         with Image.open(entry["file"]) as im:
             assert im.format == "PNG" and im.size[0] == im.size[1] >= 28

@@ -33,7 +33,10 @@ class PreparedInput:
     x: torch.Tensor         # float32 (C, H, W), normalised like the training data
     shown: np.ndarray       # uint8 (H, W, 3): the converted image before normalisation
     note: str               # what was done, in words
-    original_size: tuple[int, int]   # (width, height) of the decoded image
+    original_size: tuple[int, int]   # (width, height) of the image file
+    # True when flipping ``invert`` would likely match the training images better
+    # (a light background for light-on-dark digits, or the other way round)
+    suggest_invert: bool = False
 
 
 def prepare_image(im: Image.Image, input_shape: Sequence[int], norm_mean: Sequence[float] = (),
@@ -69,6 +72,7 @@ def prepare_image(im: Image.Image, input_shape: Sequence[int], norm_mean: Sequen
     elif im.mode != "RGB":
         steps.append("grey copied to RGB")
         im = im.convert("RGB")
+    suggest = looks_inverted(im, norm_mean) != invert          # judged on the uninverted image
     if invert:
         im = ImageOps.invert(im)
         steps.append("inverted")
@@ -80,7 +84,7 @@ def prepare_image(im: Image.Image, input_shape: Sequence[int], norm_mean: Sequen
         steps.append("normalised")
     shown = np.repeat(pixels, 3, axis=2) if c == 1 else pixels               # (H, W, 3)
     return PreparedInput(x.contiguous(), np.ascontiguousarray(shown), ", ".join(steps),
-                         source_size or (src_w, src_h))
+                         source_size or (src_w, src_h), suggest)
 
 
 def prepare_upload(data: bytes, name: str, input_shape: Sequence[int], norm_mean: Sequence[float] = (),
