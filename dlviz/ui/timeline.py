@@ -22,7 +22,7 @@ from dlviz.train.state import TrainerState
 
 NOW = -1                             # the "now" option of a live run
 SNAPS_KEY = "dlviz_snapshots"
-POS_KEY = "dlviz_timeline_pos"       # {run_id: step or NOW}
+POS_KEY = "dlviz_timeline_pos"       # {run_id: (step or NOW, was it the newest option)}
 PLAY_KEY = "dlviz_timeline_play"     # {slider key: True while playing}
 CACHE_BYTES = 192 * 2**20            # snapshots kept per browser session
 PLAY_EVERY_S = 0.8
@@ -54,7 +54,7 @@ def _nbytes(s: Snapshot) -> int:
 
 def _label(step: int, s: TrainerState) -> str:
     if step == NOW:
-        return f"now (step {s.step:,})"
+        return "now (live)"          # a label that changes would make a new widget each redraw
     per_epoch = s.total_steps / max(s.epochs, 1)
     return f"step {step:,} · epoch {step / per_epoch:.1f}" if per_epoch else f"step {step:,}"
 
@@ -77,7 +77,14 @@ def step_slider(remember_as: str, steps: list[int], live: bool, fmt, key: str, *
     options = sorted(set(steps)) + ([NOW] if live or not steps else [])
     positions = st.session_state.setdefault(POS_KEY, {})
     playing = st.session_state.setdefault(PLAY_KEY, {})
-    pos = st.session_state.get(key, positions.get(remember_as, options[-1]))
+    saved, was_last = positions.get(remember_as, (None, True))
+    # A new snapshot changes the options, and Streamlit then treats the slider
+    # as a new widget (the browser would reset it to the first option): name
+    # each set of options apart and carry the position over ourselves.
+    widget = f"{key}_{len(options)}_{options[-1]}"
+    pos = st.session_state.get(widget, saved)  # the widget's value: moved by the user or not
+    if pos is None or (was_last and pos == saved):
+        pos = options[-1]           # left at the newest moment: follow the run as it grows
     pos = st.session_state.pop(f"{key}_goto", pos)     # Play from the end starts at the beginning
     if pos not in options:          # the timeline was thinned, or the run ended
         pos = options[-1] if pos == NOW else min(options, key=lambda o: abs(o - pos) if o != NOW else 1e18)
@@ -85,14 +92,14 @@ def step_slider(remember_as: str, steps: list[int], live: bool, fmt, key: str, *
         i = options.index(pos) + 1
         if i >= len(options):       # the end: stop, and redraw the page so its timer stops
             playing[key] = False
-            positions[remember_as] = options[-1]
+            positions[remember_as] = (options[-1], True)
             st.session_state[f"{key}_goto"] = options[-1]
             st.rerun()
         pos = options[i]
-    st.session_state[key] = pos
+    st.session_state[widget] = pos
     c1, c2 = st.columns([8, 1], vertical_alignment="bottom")
     if len(options) > 1:
-        pos = c1.select_slider(label, options, format_func=fmt, key=key,
+        pos = c1.select_slider(label, options, format_func=fmt, key=widget,
                                help="every view below shows the network as it was at this moment; "
                                     "snapshots are dense early in training, where most change happens")
     else:
@@ -104,7 +111,7 @@ def step_slider(remember_as: str, steps: list[int], live: bool, fmt, key: str, *
         if playing[key] and options.index(pos) == len(options) - 1:
             st.session_state[f"{key}_goto"] = options[0]
         st.rerun()
-    positions[remember_as] = pos
+    positions[remember_as] = (pos, pos == options[-1])
     return pos
 
 

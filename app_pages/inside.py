@@ -1,0 +1,54 @@
+"""Inside: one input through every layer, what a unit responds to, and how
+the layers changed over training -- at any moment of the run's timeline."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dlviz.train.state import LIVE
+from dlviz.ui import inside_views, state, timeline
+
+TIMELINE_KEY = "inside_timeline"
+VIEWS = ["One input, layer by layer", "What a unit responds to", "Learning over time"]
+
+
+def render() -> None:
+    st.title("Inside the network")
+    runs = state.session_runs()
+    entry = state.current_run()
+    if entry is None:
+        st.info("Train a network first: this page shows what each of its layers makes of an input, "
+                "at any moment of training.")
+        st.page_link("app_pages/train.py", label="Train a network", icon=":material/monitoring:")
+        return
+    if len(runs) > 1:
+        labels = {e.run_id: state.run_label(e) for e in runs}
+        ids = list(labels)
+        chosen = st.selectbox("Run", ids, index=ids.index(entry.run_id) if entry.run_id in ids else 0,
+                              format_func=labels.get, key="inside_run")
+        entry = state.registry().get(chosen) or entry
+    live = entry.handle.status in LIVE
+    every = timeline.play_interval(TIMELINE_KEY) or (1.0 if live else None)
+    st.fragment(run_every=every)(_body)(entry.run_id)
+
+
+def _body(run_id: str) -> None:
+    entry = state.registry().get(run_id)
+    if entry is None:
+        st.warning("This run is no longer kept by the server.")
+        return
+    s = entry.handle.state()
+    step = timeline.timeline_slider(entry, s, TIMELINE_KEY)
+    snap = timeline.snapshot_at(entry, step)
+    view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="inside_view",
+                                label_visibility="collapsed") or VIEWS[0]
+    with st.container(key="inside_view_body"):
+        if view == VIEWS[0]:
+            inside_views.one_input(entry, snap)
+        elif view == VIEWS[1]:
+            inside_views.unit_responses(entry, snap)
+        else:
+            inside_views.over_time(entry, s, snap)
+
+
+render()

@@ -1,0 +1,140 @@
+"""Pick one input for the Inside and Explain pages.
+
+Three sources: a test sample (browse by class, or only the ones the model
+gets wrong), an uploaded image (any common format, converted to what the
+model expects, the conversion shown), or for 2-D data a point on the plane.
+Every upload goes through ``dlviz.data.image_files.open_image``: a bad file
+gets one message and the rest of the page keeps working.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+import torch
+
+from dlviz.data.dataset import Dataset
+from dlviz.data.features import featurize
+from dlviz.data.image_files import FORMATS, open_image
+from dlviz.data.model_input import prepare_image
+from dlviz.errors import UserError
+from dlviz.views.predictions import denormalise, predict_proba
+
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]
+POOL_N = 1000          # test samples offered for browsing (predictions are computed for these)
+ANY_CLASS = "any class"
+
+
+@dataclass
+class PickedInput:
+    x: torch.Tensor                  # what the model gets: input_shape, normalised
+    source: str                      # "test" | "upload" | "camera" | "plane"
+    shown: np.ndarray | None = None  # images: (H, W, 3) uint8, the input as the model sees it
+    original: object = None          # uploads: the decoded PIL image, before conversion
+    label: int | None = None         # the true class, when known
+    index: int | None = None         # test-set index
+    point: tuple[float, float] | None = None   # 2-D data: the plane coordinates
+    mask: np.ndarray | None = None   # synthetic shapes: the object's (H, W) bool mask
+    note: str = ""                   # how an upload was converted
+
+    @property
+    def title(self) -> str:
+        if self.source == "test":
+            return f"test sample #{self.index}"
+        if self.point is not None:
+            return f"point ({self.point[0]:.2f}, {self.point[1]:.2f})"
+        return "your image" if self.source == "upload" else "camera picture"
+
+
+def pick_input(ds: Dataset, model: torch.nn.Module, key: str, *, camera: bool = False) -> PickedInput | None:
+    """Draw the input chooser; returns the chosen input (None until there is one)."""
+    sources = ["Test sample"]
+    if ds.is_image:
+        sources.append("Upload an image")
+        if camera:
+            sources.append("Camera")
+    elif ds.points_test is not None:
+        sources.append("Point on the plane")
+    source = st.segmented_control("Input", sources, default=sources[0], key=f"{key}_source") or sources[0]
+    if source == "Upload an image":
+        return _upload(ds, key)
+    if source == "Camera":
+        return _camera(ds, key)
+    if source == "Point on the plane":
+        return _plane_point(ds, key)
+    return _test_sample(ds, model, key)
+
+
+def _test_sample(ds: Dataset, model, key: str) -> PickedInput | None:
+    n = min(POOL_N, len(ds.x_test))
+    if n == 0:
+        st.info("This dataset has no test samples.")
+        return None
+    y = ds.y_test[:n]
+    c1, c3 = st.columns(2, vertical_alignment="bottom")
+    idx = np.arange(n)
+    pred = None
+    if ds.task == "classification":
+        cls = c1.selectbox("Class", [ANY_CLASS, *ds.classes], key=f"{key}_class")
+        wrong = st.toggle("only the misclassified ones", key=f"{key}_wrong",
+                          help="test samples the model (at the chosen moment) gets wrong")
+        pred = predict_proba(model, ds.x_test[:n]).argmax(1)
+        if cls != ANY_CLASS:
+            idx = idx[y.numpy() == ds.classes.index(cls)]
+        if wrong:
+            idx = idx[pred[idx] != y.numpy()[idx]]
+    if len(idx) == 0:
+        st.info("No test sample matches: the model gets every one of them right.")
+        return None
+    k = c3.number_input(f"Sample (1 to {len(idx)})", 1, len(idx), 1, key=f"{key}_k_{len(idx)}",
+                        help="which of the matching test samples")
+    i = int(idx[int(k) - 1])
+    label = int(y[i]) if ds.task == "classification" else None
+    if pred is not None:
+        st.caption(f"test sample #{i}: true class **{ds.classes[label]}**, "
+                   f"model says **{ds.classes[int(pred[i])]}**")
+    shown = denormalise(ds.x_test[i:i + 1], ds.norm_mean, ds.norm_std)[0] if ds.is_image else None
+    if shown is not None and shown.shape[-1] == 1:
+        shown = np.repeat(shown, 3, axis=-1)
+    point = tuple(float(v) for v in ds.points_test[i]) if ds.points_test is not None else None
+    mask = ds.masks_test[i].numpy() if ds.masks_test is not None else None
+    return PickedInput(ds.x_test[i], "test", shown=shown, label=label, index=i, point=point, mask=mask)
+
+
+def _from_bytes(ds: Dataset, data: bytes, name: str, source: str) -> PickedInput | None:
+    try:
+        im = open_image(data, name, min_size=max(ds.input_shape[1:]))
+        prepared = prepare_image(im, ds.input_shape, ds.norm_mean, ds.norm_std)
+    except UserError as e:
+        st.error(str(e))
+        return None
+    return PickedInput(prepared.x, source, shown=prepared.shown, original=im, note=prepared.note)
+
+
+def _upload(ds: Dataset, key: str) -> PickedInput | None:
+    f = st.file_uploader("An image (" + ", ".join(FORMATS) + ")", type=UPLOAD_TYPES, key=f"{key}_upload",
+                         help="any size up to the server's upload limit; it is resized and converted "
+                              "to what the network expects")
+    if f is None:
+        st.caption("Upload a photo or a drawing to see what the network makes of it.")
+        return None
+    return _from_bytes(ds, f.getvalue(), f.name, "upload")
+
+
+def _camera(ds: Dataset, key: str) -> PickedInput | None:
+    f = st.camera_input("Take a picture", key=f"{key}_camera")
+    if f is None:
+        return None
+    return _from_bytes(ds, f.getvalue(), "camera picture", "camera")
+
+
+def _plane_point(ds: Dataset, key: str) -> PickedInput | None:
+    pts = ds.points_test.numpy()
+    lo, hi = pts.min(0), pts.max(0)
+    c1, c2 = st.columns(2)
+    px = c1.slider("x1", float(lo[0]), float(hi[0]), float((lo[0] + hi[0]) / 2), key=f"{key}_px")
+    py = c2.slider("x2", float(lo[1]), float(hi[1]), float((lo[1] + hi[1]) / 2), key=f"{key}_py")
+    x = featurize(torch.tensor([[px, py]], dtype=torch.float32), ds.features)[0]
+    return PickedInput(x, "plane", point=(px, py))
