@@ -37,6 +37,7 @@ def main() -> None:
              st.Page("app_pages/build.py", title="Build", icon=":material/construction:"),
              st.Page("app_pages/train.py", title="Train", icon=":material/monitoring:"),
              st.Page("app_pages/inside.py", title="Inside", icon=":material/visibility:"),
+             st.Page("app_pages/explain.py", title="Explain", icon=":material/psychology_alt:"),
              st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:")]
     page = st.navigation(pages)
     state.workspace()            # first call of a session reads ?net= and ?run=

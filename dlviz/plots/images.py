@@ -201,3 +201,9 @@ def filters_mosaic(filters, scale: int = 12, cols: int = 8) -> Image.Image:
         canvas[y0:y0 + th + 2, x0:x0 + tw + 2] = (201, 206, 214)   # 1 px frame
         canvas[y0 + 1:y0 + 1 + th, x0 + 1:x0 + 1 + tw] = _upscale(tiles[j], scale)
     return Image.fromarray(canvas)
+
+
+def pixelated(img: np.ndarray, side: int = 224) -> np.ndarray:
+    """(H, W, 3) uint8 scaled up by a whole factor to about ``side`` px, nearest
+    neighbour: a 28x28 input is seen as pixels, not a blur."""
+    return _upscale(img, max(1, side // max(img.shape[:2])))

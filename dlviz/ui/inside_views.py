@@ -20,7 +20,7 @@ from dlviz.plots.conv_explainer import conv_explainer_image
 from dlviz.plots.distributions import distribution_figure
 from dlviz.plots.feature_maps import enlarge, feature_mosaic
 from dlviz.plots.unit_values import probabilities_figure, units_strip_figure
-from dlviz.plots.images import prediction_mosaic
+from dlviz.plots.images import pixelated, prediction_mosaic
 from dlviz.plots.representation import representation_figure
 from dlviz.train.history import Snapshot
 from dlviz.train.runs import RunEntry
@@ -81,11 +81,11 @@ def _show_input(picked: PickedInput, ds) -> None:
         c1, c2 = st.columns(2)
         if picked.original is not None:
             c1.image(_thumbnail(picked.original), caption="your image", width="stretch")
-            c2.image(_upscaled(picked.shown), caption="what the model sees", width="stretch",
+            c2.image(pixelated(picked.shown), caption="what the model sees", width="stretch",
                      output_format="PNG")
             st.caption(picked.note)
         else:
-            c1.image(_upscaled(picked.shown), caption=picked.title, width="stretch", output_format="PNG")
+            c1.image(pixelated(picked.shown), caption=picked.title, width="stretch", output_format="PNG")
     elif picked.point is not None:
         st.caption(f"input {picked.title}: features " + ", ".join(
             f"{n} = {float(v):.3f}" for n, v in zip(ds.features, picked.x)))
@@ -95,12 +95,6 @@ def _thumbnail(im, side: int = 320):
     im = im.copy()
     im.thumbnail((side, side))
     return im
-
-
-def _upscaled(img: np.ndarray, side: int = 224) -> np.ndarray:
-    """Nearest-neighbour upscale, so a 28x28 input is seen as pixels, not a blur."""
-    k = max(1, side // max(img.shape[:2]))
-    return np.repeat(np.repeat(img, k, axis=0), k, axis=1)
 
 
 def _enlarged(maps, picked: PickedInput) -> None:
@@ -204,7 +198,7 @@ def unit_responses(entry: RunEntry, snap: Snapshot) -> None:
                                                           where=where)
             img = cache.get(("vis", *key))
             if img is not None:
-                st.image(_upscaled(img), output_format="PNG",
+                st.image(pixelated(img), output_format="PNG",
                          caption=f"activation maximisation for {name} {what} {unit} at step {snap.step:,}")
 
 

@@ -1,0 +1,103 @@
+"""Explain: why did the network say what it said, and is that explanation sound?"""
+
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+from dlviz.plots.images import pixelated
+from dlviz.plots.unit_values import probabilities_figure
+from dlviz.ui import explain_views, state
+from dlviz.ui.input_picker import pick_input
+from dlviz.views.predictions import predict_proba
+
+TIMELINE_KEY = "explain_timeline"
+SOURCES = ["A run of this session", "Upload a model"]
+SECTIONS = ["Attributions", "Over training", "Can I trust it?"]
+
+
+def render() -> None:
+    st.title("Explain a prediction")
+    runs = state.session_runs()
+    entry = state.current_run()
+    source = st.segmented_control("Model", SOURCES, default=SOURCES[0] if entry else SOURCES[1],
+                                  key="explain_source") or SOURCES[0]
+    if source == SOURCES[1]:
+        model = explain_views.uploaded_model()
+    elif entry is None:
+        st.info("Train a network first (or upload a model bundle): this page explains its predictions.")
+        st.page_link("app_pages/train.py", label="Train a network", icon=":material/monitoring:")
+        return
+    else:
+        if len(runs) > 1:
+            labels = {e.run_id: state.run_label(e) for e in runs}
+            ids = list(labels)
+            chosen = st.selectbox("Run", ids, index=ids.index(entry.run_id) if entry.run_id in ids else 0,
+                                  format_func=labels.get, key="explain_run")
+            entry = state.registry().get(chosen) or entry
+        model = explain_views.run_model(entry, TIMELINE_KEY)
+    if model is None:
+        return
+    ds = model.ds
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        picked = pick_input(ds, model.net.model, "explain_in", camera=True)
+    if picked is None:
+        return
+    input_id = hashlib.sha1(picked.x.numpy().tobytes()).hexdigest()[:16]
+    probs = predict_proba(model.net.model, picked.x.unsqueeze(0))[0]
+    classification = ds.task == "classification"
+    classes = list(ds.classes) if classification else []
+    with left:
+        if picked.shown is not None:
+            c1, c2 = st.columns(2)
+            if picked.original is not None:
+                thumb = picked.original.copy()
+                thumb.thumbnail((320, 320))
+                c1.image(thumb, caption="your image", width="stretch")
+                c2.image(pixelated(picked.shown), caption="what the model sees", width="stretch",
+                         output_format="PNG")
+                st.caption(picked.note)
+            else:
+                c1.image(pixelated(picked.shown), caption=picked.title, width="stretch",
+                         output_format="PNG")
+    with right:
+        st.markdown(f"**Prediction** ({model.title})")
+        st.plotly_chart(probabilities_figure(probs if classification else probs[:1], classes or None,
+                                             true=picked.label), width="stretch", key="explain_probs")
+        if classification:
+            pred = int(probs.argmax())
+            target = st.selectbox("Explain the class", range(len(classes)), index=pred,
+                                  format_func=lambda i: f"{classes[i]}" + (" (predicted)" if i == pred else ""),
+                                  key=f"explain_target_{input_id}",
+                                  help="the predicted class by default; pick another to ask \"why not this?\"")
+        else:
+            target = 0
+    chosen, params, layers = explain_views.method_settings(model.net)
+    if not chosen:
+        st.info("Pick at least one method.")
+        return
+    c1, c2, _ = st.columns([2, 2, 3])
+    opacity = c1.slider("Overlay opacity", 0.0, 1.0, 0.7, 0.05, key="explain_opacity")
+    signed_view = (c2.segmented_control("Show", ["signed", "absolute"], default="signed", key="explain_signed",
+                                        help="signed: red raises the class score, blue lowers it; "
+                                             "absolute: how much, either way") or "signed") == "signed"
+    class_name = classes[target] if classification else "the output"
+    with st.spinner("explaining..."):
+        results = explain_views.attributions(model, picked, input_id, target, chosen, params, layers)
+    sections = SECTIONS if model.entry is not None else [SECTIONS[0], SECTIONS[2]]
+    section = st.segmented_control("Section", sections, default=sections[0], key="explain_section",
+                                   label_visibility="collapsed") or sections[0]
+    if section == SECTIONS[0]:
+        st.markdown(f"**Why {class_name}?**")
+        explain_views.show_attributions(results, picked, ds, signed_view, opacity)
+        explain_views.downloads(results, picked, class_name, signed_view, opacity)
+    elif section == SECTIONS[1]:
+        explain_views.strip_over_training(model, picked, input_id, target, chosen, params, layers,
+                                          signed_view, opacity)
+    else:
+        explain_views.trust(model, picked, input_id, target, class_name, results, params, layers)
+
+
+render()
