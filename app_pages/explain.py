@@ -94,7 +94,7 @@ def render() -> None:
         explain_views.show_attributions(results, picked, ds, signed_view, opacity)
         explain_views.downloads(results, picked, class_name, signed_view, opacity)
     elif section == SECTIONS[1]:
-        explain_views.strip_over_training(model, picked, input_id, target, chosen, params, layers,
+        explain_views.strip_over_training(model, picked, input_id, target, class_name, chosen, params, layers,
                                           signed_view, opacity)
     else:
         explain_views.trust(model, picked, input_id, target, class_name, results, params, layers)

@@ -69,8 +69,7 @@ def run_model(entry: RunEntry, timeline_key: str) -> ExplainModel:
 def uploaded_model() -> ExplainModel | None:
     files = st.file_uploader(
         "A model bundle: the zip from the Train page's **Download model**, or its model.json and "
-        "weights.safetensors", type=["zip", "json", "safetensors", *[s[1:] for s in PICKLE_SUFFIXES]],
-        accept_multiple_files=True, key="explain_bundle_files",
+        "weights.safetensors", accept_multiple_files=True, key="explain_bundle_files",
         help="safetensors only: pickled PyTorch files (.pt, .pth) can run code and are refused")
     if not files:
         st.caption("No model uploaded yet.")
@@ -188,9 +187,10 @@ def attributions(model: ExplainModel, picked: PickedInput, input_id, target: int
 
 def show_attributions(results: dict, picked: PickedInput, ds: Dataset, signed_view: bool, opacity: float) -> None:
     items = list(results.items())
-    for row in range(0, len(items), PER_ROW):
-        cols = st.columns(PER_ROW)
-        for col, (k, a) in zip(cols, items[row:row + PER_ROW]):
+    per_row = len(items) if len(items) <= 6 else PER_ROW      # the defaults (5) fit one row
+    for row in range(0, len(items), per_row):
+        cols = st.columns(per_row)
+        for col, (k, a) in zip(cols, items[row:row + per_row]):
             m = METHODS[k]
             with col:
                 if isinstance(a, str):
@@ -222,7 +222,7 @@ def downloads(results: dict, picked: PickedInput, class_name: str, signed_view: 
     sheet = explanation_sheet(picked.shown, maps, labels, flags, opacity, title=f"why {class_name}?")
     png = io.BytesIO()
     sheet.save(png, "PNG")
-    c1, c2, _ = st.columns([1, 1, 3])
+    c1, c2, _ = st.columns([1, 1, 2])
     c1.download_button("Explanation (PNG)", png.getvalue(), file_name="dlviz-explanation.png",
                        mime="image/png", key="explain_dl_png", icon=":material/image:")
     c2.download_button("Raw attributions (.npy)", _npy(good), file_name=_npy_name(good),
@@ -251,8 +251,8 @@ def _npy(good: dict) -> bytes:
 
 # -- over training -------------------------------------------------------------------------------
 
-def strip_over_training(model: ExplainModel, picked: PickedInput, input_id, target: int, chosen: list[str],
-                        params: dict, layers: dict, signed_view: bool, opacity: float) -> None:
+def strip_over_training(model: ExplainModel, picked: PickedInput, input_id, target: int, class_name: str,
+                        chosen: list[str], params: dict, layers: dict, signed_view: bool, opacity: float) -> None:
     entry = model.entry
     s = entry.handle.state()
     steps = [t["step"] for t in s.timeline]
@@ -283,7 +283,7 @@ def strip_over_training(model: ExplainModel, picked: PickedInput, input_id, targ
                       width="stretch", output_format="PNG")
         else:
             col.caption(f"step {step:,}: " + ", ".join(f"{v:+.2f}" for v in np.ravel(m)[:6]))
-    st.caption(f"{METHODS[k].label} for class {target} at {len(strip)} moments of training, each map on its "
+    st.caption(f"{METHODS[k].label} for class {class_name} at {len(strip)} moments of training, each map on its "
                f"own colour scale: watch where the network starts to look as it learns.")
 
 

@@ -22,7 +22,6 @@ from dlviz.data.model_input import prepare_image
 from dlviz.errors import UserError
 from dlviz.views.predictions import denormalise, predict_proba
 
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]
 POOL_N = 1000          # test samples offered for browsing (predictions are computed for these)
 ANY_CLASS = "any class"
 
@@ -114,7 +113,9 @@ def _from_bytes(ds: Dataset, data: bytes, name: str, source: str) -> PickedInput
 
 
 def _upload(ds: Dataset, key: str) -> PickedInput | None:
-    f = st.file_uploader("An image (" + ", ".join(FORMATS) + ")", type=UPLOAD_TYPES, key=f"{key}_upload",
+    # no type= filter: Streamlit would refuse other names with an exception of
+    # its own; every file goes to open_image, which sniffs the bytes and says why
+    f = st.file_uploader("An image (" + ", ".join(FORMATS) + ")", key=f"{key}_upload",
                          help="any size up to the server's upload limit; it is resized and converted "
                               "to what the network expects")
     if f is None:
