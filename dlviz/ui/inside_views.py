@@ -137,7 +137,15 @@ def _conv_explainer(net, conv_layers, values, picked: PickedInput) -> None:
     row = c3.number_input(f"row (0-{h - 1})", 0, h - 1, h // 2, key=f"inside_conv_row_{name}")
     col = c4.number_input(f"column (0-{w - 1})", 0, w - 1, w // 2, key=f"inside_conv_col_{name}")
     a = explain_conv(net, name, picked.x, int(ch), int(row), int(col))
-    st.image(conv_explainer_image(a), output_format="PNG")
+    # where the window sits: the input channel that contributes most, window outlined
+    cin = int(np.argmax(np.abs(a.channel_sums)))
+    source = picked.x.numpy() if a.input_name == "input" else by_name[a.input_name].values
+    kh, kw = a.kernel.shape[1:]
+    left, right = st.columns([1, 3])
+    left.image(enlarge(source[cin], size=200, box=(a.top, a.left, a.top + kh, a.left + kw),
+                       title=f"{a.input_name} · channel {cin}"), output_format="PNG",
+               caption="the window on the layer's input (the channel adding the most)")
+    right.image(conv_explainer_image(a, in_channel=cin), output_format="PNG")
     st.code(conv_arithmetic_text(a), language=None)
     ok = abs(a.total - a.layer_output) <= 1e-4 * max(1.0, abs(a.layer_output))
     (st.success if ok else st.error)(
@@ -231,8 +239,9 @@ def over_time(entry: RunEntry, s: TrainerState, snap: Snapshot) -> None:
     x, y = ds.x_test[:STATS_N], ds.y_test[:STATS_N]
     # both are computed with each snapshot's weights substituted (functional_call),
     # so the viewer keeps the chosen moment's weights
-    stats = _per_step("stats", entry, steps, lambda sn: snapshot_stats(net, sn.weights, x, y))
-    feats = _per_step("feats", entry, steps, lambda sn: representation_at(net, sn.weights, x))
+    with st.spinner(f"reading {len(steps)} snapshots (once; later moves cost one snapshot each)..."):
+        stats = _per_step("stats", entry, steps, lambda sn: snapshot_stats(net, sn.weights, x, y))
+        feats = _per_step("feats", entry, steps, lambda sn: representation_at(net, sn.weights, x))
     dists = assemble(steps, stats)
     i = min(range(len(steps)), key=lambda j: abs(steps[j] - snap.step))
     left, right = st.columns(2, gap="large")
