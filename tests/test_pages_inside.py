@@ -83,6 +83,14 @@ def test_conv_explainer_arithmetic_matches_the_layer_and_uploads_are_converted()
     no_exceptions(at)
     assert "what the model sees" in captions(at)
     assert any("28x28" in c.value for c in at.caption)
+    # dark ink on light paper: the page offers to invert it, and starts with it on
+    paper = np.full((280, 280), 235, dtype=np.uint8)
+    paper[60:220, 110:170] = 20
+    at.file_uploader(key="inside_in_upload").set_value(("ink.png", png(paper), "image/png")).run()
+    no_exceptions(at)
+    invert = [t for t in at.toggle if t.key.startswith("inside_in_invert_ink.png")]
+    assert len(invert) == 1 and invert[0].value is True
+    assert any("inverted" in c.value for c in at.caption)
     # a bad file: one message, and the page (and the run) carry on
     at.file_uploader(key="inside_in_upload").set_value(("notes.png", b"not an image", "image/png")).run()
     no_exceptions(at)

@@ -93,10 +93,10 @@ def prepare_upload(data: bytes, name: str, input_shape: Sequence[int], norm_mean
     c, h, w = _image_shape(input_shape)
     im = open_image(data, name, min_size=max(h, w))
     return prepare_image(im, (c, h, w), norm_mean, norm_std, invert=invert,
-                         source_size=_stored_size(data, im.size))
+                         source_size=stored_size(data, im.size))
 
 
-def _stored_size(data: bytes, decoded: tuple[int, int]) -> tuple[int, int]:
+def stored_size(data: bytes, decoded: tuple[int, int]) -> tuple[int, int]:
     """The (width, height) the file stores, turned like the decoded image (EXIF
     rotation). open_image has already accepted these bytes; this reads the header only."""
     try:

@@ -18,12 +18,13 @@ import torch
 from dlviz.data.dataset import Dataset
 from dlviz.data.features import featurize
 from dlviz.data.image_files import FORMATS, open_image
-from dlviz.data.model_input import prepare_image
+from dlviz.data.model_input import prepare_image, stored_size
 from dlviz.errors import UserError
 from dlviz.views.predictions import denormalise, predict_proba
 
 POOL_N = 1000          # test samples offered for browsing (predictions are computed for these)
 ANY_CLASS = "any class"
+DISPLAY_PX = 320       # uploads are decoded at least this big, for the preview
 
 
 @dataclass
@@ -102,10 +103,20 @@ def _test_sample(ds: Dataset, model, key: str) -> PickedInput | None:
     return PickedInput(ds.x_test[i], "test", shown=shown, label=label, index=i, point=point, mask=mask)
 
 
-def _from_bytes(ds: Dataset, data: bytes, name: str, source: str) -> PickedInput | None:
+def _from_bytes(ds: Dataset, data: bytes, name: str, source: str, key: str) -> PickedInput | None:
     try:
-        im = open_image(data, name, min_size=max(ds.input_shape[1:]))
-        prepared = prepare_image(im, ds.input_shape, ds.norm_mean, ds.norm_std)
+        # decoded at >= 320 px (JPEG draft mode): enough for the preview, cheap for big photos
+        im = open_image(data, name, min_size=max(DISPLAY_PX, *ds.input_shape[1:]))
+        size = stored_size(data, im.size)
+        prepared = prepare_image(im, ds.input_shape, ds.norm_mean, ds.norm_std, source_size=size)
+        if ds.input_shape[0] == 1:
+            # digits are light ink on dark; a photo of ink on paper is the opposite
+            if st.toggle("invert (dark ink on light paper)", value=prepared.suggest_invert,
+                         key=f"{key}_invert_{name}_{len(data)}",
+                         help="the training images are light on dark: turn this on for dark-on-light "
+                              "images (it starts on when the image looks like that)"):
+                prepared = prepare_image(im, ds.input_shape, ds.norm_mean, ds.norm_std, invert=True,
+                                         source_size=size)
     except UserError as e:
         st.error(str(e))
         return None
@@ -121,14 +132,14 @@ def _upload(ds: Dataset, key: str) -> PickedInput | None:
     if f is None:
         st.caption("Upload a photo or a drawing to see what the network makes of it.")
         return None
-    return _from_bytes(ds, f.getvalue(), f.name, "upload")
+    return _from_bytes(ds, f.getvalue(), f.name, "upload", key)
 
 
 def _camera(ds: Dataset, key: str) -> PickedInput | None:
     f = st.camera_input("Take a picture", key=f"{key}_camera")
     if f is None:
         return None
-    return _from_bytes(ds, f.getvalue(), "camera picture", "camera")
+    return _from_bytes(ds, f.getvalue(), "camera picture", "camera", key)
 
 
 def _plane_point(ds: Dataset, key: str) -> PickedInput | None:
