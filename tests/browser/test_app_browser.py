@@ -185,3 +185,64 @@ def test_build_train_refresh_stop(page: Page, app_url: str):
     expect(main.get_by_role("button", name="Stop", exact=True)).to_be_disabled()
     assert_no_error(page, "train, after Stop")
     shot(page, "train-stopped")
+
+
+def open_page(page: Page, link: str, heading: str) -> None:
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=link, exact=True).click()
+    expect(page.get_by_role("heading", name=heading, exact=True).or_(page.locator(EXCEPTION)).first) \
+        .to_be_visible()
+    settle(page, 60_000)
+    assert_no_error(page, f"the {link} page")
+
+
+def test_inside_and_explain_after_a_digits_run(page: Page, app_url: str, tmp_path):
+    from dataclasses import replace
+
+    from dlviz.data import DatasetParams, load_dataset
+    from dlviz.workspace import default_workspace
+    params = DatasetParams(n_samples=600)
+    ds = load_dataset("digits", params)
+    ws = default_workspace().with_preset("lenet", ds.input_shape, ds.output_size, ds.task)
+    ws = replace(ws, dataset="digits", params=params, config=ws.config.replace(epochs=2))
+    page.goto(f"{app_url}/train?net={ws.to_url()}")
+    expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
+    settle(page)
+    main = page.locator('[data-testid="stMain"]')
+    main.get_by_role("button", name="Start", exact=True).click()
+    expect(main_progress(page)).to_contain_text("finished", timeout=90_000)
+
+    # -- Inside: every layer with maps as one mosaic image, at the end and at step 0
+    open_page(page, "Inside", "Inside the network")
+    expect(main.get_by_text("6 maps of 28x28").first).to_be_visible()
+    assert main.locator('[data-testid="stImage"]').count() >= 7      # input, enlarged map, 6 mosaics
+    expect(main.get_by_text(re.compile(r"Output at step [1-9]"))).to_be_visible()
+    shot(page, "inside")
+    main.locator('[data-testid="stSlider"] input[type="range"]').first.focus()
+    page.keyboard.press("Home")
+    expect(main.get_by_text("Output at step 0", exact=True)).to_be_visible(timeout=30_000)
+    settle(page)
+    assert_no_error(page, "inside at step 0")
+
+    # -- Explain: the default methods side by side, then a file that is not an image
+    open_page(page, "Explain", "Explain a prediction")
+    for label in ("Saliency", "Integrated Gradients", "Grad-CAM · conv2_relu"):
+        expect(main.get_by_text(label, exact=True).first).to_be_visible(timeout=30_000)
+    shot(page, "explain")
+    main.get_by_text("Upload an image", exact=True).click()
+    settle(page)
+    notes = tmp_path / "notes.png"
+    notes.write_bytes(b"this is text, not a picture")
+    main.locator('input[type="file"]').first.set_input_files(str(notes))
+    expect(main.locator(ERROR)).to_contain_text("notes.png: not a supported image", timeout=30_000)
+    assert page.locator(EXCEPTION).count() == 0
+    # the server's upload limit (.streamlit/config.toml, 50 MB) is enforced by the browser
+    big = tmp_path / "huge.png"
+    big.write_bytes(b"\0" * (51 * 2**20))
+    main.locator('input[type="file"]').first.set_input_files(str(big))
+    expect(main.get_by_text("huge.png")).to_be_visible(timeout=30_000)      # listed, marked refused
+    settle(page)
+    # the server never got it: the message is still the one about the previous file
+    expect(main.locator(ERROR)).to_contain_text("notes.png")
+    assert "huge.png" not in main.locator(ERROR).inner_text()
+    assert page.locator(EXCEPTION).count() == 0
+    shot(page, "explain-bad-upload")
