@@ -19,7 +19,6 @@ SECTIONS = ["Attributions", "Over training", "Can I trust it?"]
 
 def render() -> None:
     st.title("Explain a prediction")
-    runs = state.session_runs()
     entry = state.current_run()
     source = st.segmented_control("Model", SOURCES, default=SOURCES[0] if entry else SOURCES[1],
                                   key="explain_source") or SOURCES[0]
@@ -30,13 +29,7 @@ def render() -> None:
         st.page_link("app_pages/train.py", label="Train a network", icon=":material/monitoring:")
         return
     else:
-        if len(runs) > 1:
-            labels = {e.run_id: state.run_label(e) for e in runs}
-            ids = list(labels)
-            chosen = st.selectbox("Run", ids, index=ids.index(entry.run_id) if entry.run_id in ids else 0,
-                                  format_func=labels.get, key="explain_run")
-            entry = state.registry().get(chosen) or entry
-        model = explain_views.run_model(entry, TIMELINE_KEY)
+        model = explain_views.run_model(state.pick_run(entry, "explain_run"), TIMELINE_KEY)
     if model is None:
         return
     ds = model.ds

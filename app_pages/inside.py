@@ -14,19 +14,13 @@ VIEWS = ["One input, layer by layer", "What a unit responds to", "Learning over 
 
 def render() -> None:
     st.title("Inside the network")
-    runs = state.session_runs()
     entry = state.current_run()
     if entry is None:
         st.info("Train a network first: this page shows what each of its layers makes of an input, "
                 "at any moment of training.")
         st.page_link("app_pages/train.py", label="Train a network", icon=":material/monitoring:")
         return
-    if len(runs) > 1:
-        labels = {e.run_id: state.run_label(e) for e in runs}
-        ids = list(labels)
-        chosen = st.selectbox("Run", ids, index=ids.index(entry.run_id) if entry.run_id in ids else 0,
-                              format_func=labels.get, key="inside_run")
-        entry = state.registry().get(chosen) or entry
+    entry = state.pick_run(entry, "inside_run")
     live = entry.handle.status in LIVE
     every = timeline.play_interval(TIMELINE_KEY) or (1.0 if live else None)
     st.fragment(run_every=every)(_body)(entry.run_id)

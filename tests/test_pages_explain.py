@@ -3,7 +3,6 @@ checks, another target class, uploaded models -- and every crafted bad upload
 getting one message while the page and the run carry on."""
 
 import io
-import json
 import zipfile
 
 import pytest
@@ -11,7 +10,7 @@ import torch
 
 from tests.bad_inputs import BAD, BAD_REASON, ODD
 from tests.test_pages import no_exceptions
-from tests.test_pages_inside import captions, png, trained_app
+from tests.test_pages_inside import captions, trained_app
 
 from dlviz.bundle import bundle_zip, make_bundle, weights_bytes
 from dlviz.ui.state import registry

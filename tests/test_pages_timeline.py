@@ -54,6 +54,12 @@ def test_timeline_shows_the_boundary_at_any_snapshot_and_compare_shows_two_runs(
     cmp.set_value(0).run()
     no_exceptions(at)
     assert sum("decision boundary at step 0" in c.value for c in at.caption) == 2
+    # Inside and Explain offer both runs, the current one chosen
+    for page, key in (("inside", "inside_run"), ("explain", "explain_run")):
+        at.switch_page(f"app_pages/{page}.py").run()
+        no_exceptions(at)
+        assert len(at.selectbox(key=key).options) == 2
+        assert at.selectbox(key=key).value == second
 
 
 def test_compare_page_explains_itself_without_two_runs():

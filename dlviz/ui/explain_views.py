@@ -29,7 +29,7 @@ from dlviz.explain.randomisation import FLAG_AT
 from dlviz.plots.attribution import colour_scale, explanation_sheet, feature_bars, overlay, robust_vmax
 from dlviz.plots.trust import deletion_figure, randomisation_figure
 from dlviz.train.runs import RunEntry
-from dlviz.ui import state, timeline
+from dlviz.ui import timeline
 from dlviz.ui.input_picker import PickedInput
 from dlviz.ui.run_views import viewer
 

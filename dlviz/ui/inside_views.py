@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
-import torch
 
 from dlviz.inside import (assemble, axis_ranges, conv_arithmetic_text, explain_conv, layer_values, penultimate,
                           project_pca, representation_at, snapshot_stats, top_activating, visualise_unit)

@@ -100,6 +100,18 @@ def session_runs() -> list[RunEntry]:
     return [e for e in (reg.peek(i) for i in ids) if e is not None]
 
 
+def pick_run(entry: RunEntry, key: str) -> RunEntry:
+    """With several runs in the session, a picker (the current run first chosen); else ``entry``."""
+    runs = session_runs()
+    if len(runs) < 2:
+        return entry
+    labels = {e.run_id: run_label(e) for e in runs}
+    ids = list(labels)
+    chosen = st.selectbox("Run", ids, index=ids.index(entry.run_id) if entry.run_id in ids else 0,
+                          format_func=labels.get, key=key)
+    return registry().get(chosen) or entry
+
+
 def run_label(entry: RunEntry) -> str:
     """A short name for a run in pickers: what was trained on what, and how it ended."""
     spec = entry.spec
