@@ -24,7 +24,24 @@ def home() -> None:
         st.markdown("Choose an optimizer and press Start. Loss, accuracy, the model's view of the "
                     "data and layer health update twice a second.")
         st.page_link("app_pages/train.py", label="Train it", icon=":material/monitoring:")
-    st.caption("A link to any page keeps your network: copy it from the Build page to share it.")
+    c3, c4, c5 = st.columns(3)
+    with c3:
+        st.markdown("#### 3. Look inside")
+        st.markdown("One input through every layer: feature maps, unit values, how a convolution "
+                    "computes, what a unit responds to, and how the layers changed over training.")
+        st.page_link("app_pages/inside.py", label="Inside the network", icon=":material/visibility:")
+    with c4:
+        st.markdown("#### 4. Explain")
+        st.markdown("Why did it say that? Captum attributions side by side for a test sample or your "
+                    "own image, and checks of whether to trust them.")
+        st.page_link("app_pages/explain.py", label="Explain a prediction", icon=":material/psychology_alt:")
+    with c5:
+        st.markdown("#### 5. Compare")
+        st.markdown("Two runs side by side at the same moment of training: tanh vs relu, shallow "
+                    "vs deep.")
+        st.page_link("app_pages/compare.py", label="Compare two runs", icon=":material/compare:")
+    st.caption("A link to any page keeps your network: copy it from the Build page to share it. "
+               "A slider on the Train, Inside and Explain pages replays any moment of training.")
 
 
 def main() -> None:
