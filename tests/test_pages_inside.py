@@ -63,6 +63,8 @@ def test_every_view_of_the_inside_page_renders(preset):
     at.segmented_control(key="inside_view").set_value("Learning over time").run()
     no_exceptions(at)
     assert len(at.get("plotly_chart")) == 2                 # distributions + PCA
+    has_conv = PRESET_DATA[preset] in ("digits", "shapes")
+    assert any(c.startswith("first-layer filters at step") for c in captions(at)) == has_conv
     at.segmented_control(key="inside_dist_kind").set_value("gradients").run()
     no_exceptions(at)
 

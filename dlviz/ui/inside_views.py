@@ -19,7 +19,7 @@ from dlviz.plots.conv_explainer import conv_explainer_image
 from dlviz.plots.distributions import distribution_figure
 from dlviz.plots.feature_maps import enlarge, feature_mosaic
 from dlviz.plots.unit_values import probabilities_figure, units_strip_figure
-from dlviz.plots.images import pixelated, prediction_mosaic
+from dlviz.plots.images import filters_mosaic, pixelated, prediction_mosaic
 from dlviz.plots.representation import representation_figure
 from dlviz.train.history import Snapshot
 from dlviz.train.runs import RunEntry
@@ -28,6 +28,7 @@ from dlviz.ui import timeline
 from dlviz.ui.input_picker import PickedInput, pick_input
 from dlviz.ui.run_views import viewer
 from dlviz.views.predictions import denormalise, predict_proba
+from dlviz.views.weights import first_conv_filters
 
 STATS_N = 256            # test samples behind the distributions and the PCA
 POOL_N = 2000            # test samples searched for a unit's strongest responses
@@ -259,6 +260,11 @@ def over_time(entry: RunEntry, s: TrainerState, snap: Snapshot) -> None:
         st.caption("each column is a histogram at one snapshot (darker: more values); the line is the "
                    "median. Weights that never move, gradients that shrink to zero, or activations "
                    "piling up at the ends of their range show trouble at a glance.")
+        filters = first_conv_filters(net.model)            # (C_out, C_in, k, k) at the chosen step
+        if filters is not None:
+            st.image(filters_mosaic(filters), output_format="PNG",
+                     caption=f"first-layer filters at step {snap.step:,}: from noise at step 0 to "
+                             f"edge and stroke detectors")
     with right:
         proj = project_pca(feats)
         # each step scaled to unit RMS spread: at step 0 the activations are small,
