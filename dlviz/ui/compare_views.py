@@ -39,4 +39,5 @@ def side_by_side(left: RunEntry, right: RunEntry, key: str) -> None:
                 run_views.health(s, key=f"{key}_{side}")
             else:
                 # each run at its snapshot nearest the shared step
-                run_views.model_views(entry, timeline.snapshot_at(entry, step), key=f"{key}_{side}")
+                run_views.model_views(entry, timeline.snapshot_at(entry, step), key=f"{key}_{side}",
+                                      stacked=True)

@@ -72,25 +72,30 @@ def curves(s: TrainerState, task: str) -> None:
         c2.plotly_chart(accuracy_figure(s.evals), width="stretch", key="run_acc")
 
 
-def model_views(entry: RunEntry, snap: Snapshot, key: str = "run") -> None:
+def model_views(entry: RunEntry, snap: Snapshot, key: str = "run", stacked: bool = False) -> None:
     """The decision boundary and neurons (2-D data) or predictions and filters (images),
     for the weights of ``snap``; ``key`` keeps two runs' widgets apart."""
     net = viewer(entry, snap.weights)
     ds = entry.dataset
     if ds.points_train is not None:
-        _plane_views(net, ds, snap.step, key)
+        _plane_views(net, ds, snap.step, key, stacked)
     elif ds.is_image:
-        _image_views(net, ds, snap.step, key)
+        _image_views(net, ds, snap.step, key, stacked)
 
 
-def _plane_views(net, ds, step: int, key: str) -> None:
+def _two(stacked: bool, widths: list[float]):
+    """Two places side by side, or one above the other (half a page, as on Compare)."""
+    return (st.container(), st.container()) if stacked else st.columns(widths)
+
+
+def _plane_views(net, ds, step: int, key: str, stacked: bool) -> None:
     grid = st.session_state.get("dlviz_grid")
     if grid is None or grid[0] != ds.key + str(len(ds.points_train)):
         grid = (ds.key + str(len(ds.points_train)), plane_grid(ds.points_train.numpy(), resolution=60))
         st.session_state["dlviz_grid"] = grid
     grid = grid[1]
     values = boundary_values(net.model, grid, ds.features, ds.task)
-    c1, c2 = st.columns([1, 1.6])
+    c1, c2 = _two(stacked, [1, 1.6])
     with c1:
         show_test = st.toggle("show test points", value=True, key=f"{key}_show_test")
         fig = boundary_figure(grid.xs, grid.ys, values, ds.points_train.numpy(), ds.y_train.numpy(),
@@ -107,12 +112,12 @@ def _plane_views(net, ds, step: int, key: str) -> None:
                    "(blue positive, orange negative, thickness = size)")
 
 
-def _image_views(net, ds, step: int, key: str) -> None:
+def _image_views(net, ds, step: int, key: str, stacked: bool) -> None:
     n = min(CONFUSION_N, len(ds.x_test))
     probs = predict_proba(net.model, ds.x_test[:n])
     pred = probs.argmax(1)
     y = ds.y_test[:n].numpy()
-    c1, c2 = st.columns([1.3, 1])
+    c1, c2 = _two(stacked, [1.3, 1])
     with c1:
         only_wrong = st.toggle("show only mistakes", key=f"{key}_only_wrong")
         idx = np.flatnonzero(pred != y) if only_wrong else np.arange(n)
