@@ -7,39 +7,37 @@ from dlviz.ui import state
 from dlviz.ui.sidebar import sidebar
 
 
+# the home page's steps: (title, what it does, page, link label, icon)
+STEPS = [
+    ("1. Build", "Pick a dataset (2-D toys, handwritten digits, shapes, or your own images) and a "
+     "network: start from a preset or add layers yourself.",
+     "app_pages/build.py", "Build a network", ":material/construction:"),
+    ("2. Train", "Choose an optimizer and press Start. Loss, accuracy, the model's view of the data "
+     "and layer health update twice a second.",
+     "app_pages/train.py", "Train it", ":material/monitoring:"),
+    ("3. Look inside", "One input through every layer: feature maps, unit values, how a convolution "
+     "computes, what a unit responds to, and how the layers changed over training.",
+     "app_pages/inside.py", "Inside the network", ":material/visibility:"),
+    ("4. Explain", "Why did it say that? Captum attributions side by side for a test sample or your "
+     "own image, and checks of whether to trust them.",
+     "app_pages/explain.py", "Explain a prediction", ":material/psychology_alt:"),
+    ("5. Compare", "Two runs side by side at the same moment of training: tanh vs relu, shallow vs deep.",
+     "app_pages/compare.py", "Compare two runs", ":material/compare:"),
+]
+
+
 def home() -> None:
     st.title("dlviz")
     st.markdown(
         "Build a layered neural network, **train it live**, and watch it learn from the inside: "
         "the decision boundary forming, what every neuron responds to, the health of each layer. "
         "From a 2-D toy to an image CNN, entirely in your browser.")
-    c1, c2 = st.columns(2)
-    with c1:
-        st.markdown("#### 1. Build")
-        st.markdown("Pick a dataset (2-D toys, handwritten digits, shapes, or your own images) "
-                    "and a network: start from a preset or add layers yourself.")
-        st.page_link("app_pages/build.py", label="Build a network", icon=":material/construction:")
-    with c2:
-        st.markdown("#### 2. Train")
-        st.markdown("Choose an optimizer and press Start. Loss, accuracy, the model's view of the "
-                    "data and layer health update twice a second.")
-        st.page_link("app_pages/train.py", label="Train it", icon=":material/monitoring:")
-    c3, c4, c5 = st.columns(3)
-    with c3:
-        st.markdown("#### 3. Look inside")
-        st.markdown("One input through every layer: feature maps, unit values, how a convolution "
-                    "computes, what a unit responds to, and how the layers changed over training.")
-        st.page_link("app_pages/inside.py", label="Inside the network", icon=":material/visibility:")
-    with c4:
-        st.markdown("#### 4. Explain")
-        st.markdown("Why did it say that? Captum attributions side by side for a test sample or your "
-                    "own image, and checks of whether to trust them.")
-        st.page_link("app_pages/explain.py", label="Explain a prediction", icon=":material/psychology_alt:")
-    with c5:
-        st.markdown("#### 5. Compare")
-        st.markdown("Two runs side by side at the same moment of training: tanh vs relu, shallow "
-                    "vs deep.")
-        st.page_link("app_pages/compare.py", label="Compare two runs", icon=":material/compare:")
+    for row in (STEPS[:2], STEPS[2:]):
+        for col, (title, text, page, label, icon) in zip(st.columns(len(row)), row):
+            with col:
+                st.markdown(f"#### {title}")
+                st.markdown(text)
+                st.page_link(page, label=label, icon=icon)
     st.caption("A link to any page keeps your network: copy it from the Build page to share it. "
                "A slider on the Train, Inside and Explain pages replays any moment of training.")
 
