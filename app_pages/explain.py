@@ -6,10 +6,9 @@ import hashlib
 
 import streamlit as st
 
-from dlviz.plots.images import pixelated
 from dlviz.plots.unit_values import probabilities_figure
 from dlviz.ui import explain_views, state
-from dlviz.ui.input_picker import pick_input
+from dlviz.ui.input_picker import pick_input, show_input
 from dlviz.views.predictions import predict_proba
 
 TIMELINE_KEY = "explain_timeline"
@@ -43,18 +42,7 @@ def render() -> None:
     classification = ds.task == "classification"
     classes = list(ds.classes) if classification else []
     with left:
-        if picked.shown is not None:
-            c1, c2 = st.columns(2)
-            if picked.original is not None:
-                thumb = picked.original.copy()
-                thumb.thumbnail((320, 320))
-                c1.image(thumb, caption="your image", width="stretch")
-                c2.image(pixelated(picked.shown), caption="what the model sees", width="stretch",
-                         output_format="PNG")
-                st.caption(picked.note)
-            else:
-                c1.image(pixelated(picked.shown), caption=picked.title, width="stretch",
-                         output_format="PNG")
+        show_input(picked, ds)
     with right:
         st.markdown(f"**Prediction** ({model.title})")
         st.plotly_chart(probabilities_figure(probs if classification else probs[:1], classes or None,

@@ -49,6 +49,11 @@ class ExplainModel:
     step: int | None = None
 
 
+def _settings(k: str, params: dict, layers: dict) -> tuple:
+    """What a method's result depends on besides model, input and target: part of a cache key."""
+    return tuple(sorted(params.get(k, {}).items())), layers.get(k)
+
+
 def _cache() -> dict:
     cache = st.session_state.setdefault(CACHE_KEY, {})
     if len(cache) > 256:
@@ -175,7 +180,7 @@ def attributions(model: ExplainModel, picked: PickedInput, input_id, target: int
     cache = _cache()
     out = {}
     for k in chosen:
-        key = ("attr", model.ident, input_id, target, k, tuple(sorted(params.get(k, {}).items())), layers.get(k))
+        key = ("attr", model.ident, input_id, target, k, *_settings(k, params, layers))
         if key not in cache:
             try:
                 cache[key] = attribute(model.net, picked.x, target, k, params.get(k), layers.get(k))
@@ -261,8 +266,7 @@ def strip_over_training(model: ExplainModel, picked: PickedInput, input_id, targ
     c1, _ = st.columns([1, 2])
     k = c1.selectbox("Method", chosen, format_func=lambda k: METHODS[k].label, key="explain_strip_method")
     cache = _cache()
-    key = ("strip", entry.run_id, tuple(steps), input_id, target, k,
-           tuple(sorted(params.get(k, {}).items())), layers.get(k))
+    key = ("strip", entry.run_id, tuple(steps), input_id, target, k, *_settings(k, params, layers))
     if key not in cache:
         snaps = [timeline.snapshot_at(entry, st_) for st_ in steps]
         try:
@@ -302,7 +306,7 @@ def trust(model: ExplainModel, picked: PickedInput, input_id, target: int, class
                     "Adebayo et al. 2018)")
         k = st.selectbox("Method to check", list(good), format_func=lambda k: METHODS[k].label,
                          key="explain_rand_method")
-        key = ("rand", model.ident, input_id, target, k, tuple(sorted(params.get(k, {}).items())), layers.get(k))
+        key = ("rand", model.ident, input_id, target, k, *_settings(k, params, layers))
         if key not in cache:
             with st.spinner("re-initialising the layers one by one and explaining again..."):
                 try:
@@ -326,8 +330,7 @@ def trust(model: ExplainModel, picked: PickedInput, input_id, target: int, class
         st.markdown("**Is the map faithful?** (deletion: remove the most attributed pixels first)")
         curves = []
         for k, a in good.items():
-            key = ("del", model.ident, input_id, target, k, tuple(sorted(params.get(k, {}).items())),
-                   layers.get(k))
+            key = ("del", model.ident, input_id, target, k, *_settings(k, params, layers))
             if key not in cache:
                 try:
                     cache[key] = deletion_curve(model.net, picked.x, target, a.map2d)

@@ -20,6 +20,7 @@ from dlviz.data.features import featurize
 from dlviz.data.image_files import FORMATS, open_image
 from dlviz.data.model_input import prepare_image, stored_size
 from dlviz.errors import UserError
+from dlviz.plots.images import pixelated
 from dlviz.views.predictions import denormalise, predict_proba
 
 POOL_N = 1000          # test samples offered for browsing (predictions are computed for these)
@@ -150,3 +151,22 @@ def _plane_point(ds: Dataset, key: str) -> PickedInput | None:
     py = c2.slider("x2", float(lo[1]), float(hi[1]), float((lo[1] + hi[1]) / 2), key=f"{key}_py")
     x = featurize(torch.tensor([[px, py]], dtype=torch.float32), ds.features)[0]
     return PickedInput(x, "plane", point=(px, py))
+
+
+def show_input(picked: PickedInput, ds: Dataset) -> None:
+    """The chosen input: an upload beside what the model sees (and how it was
+    converted), a test image, or a plane point's feature values."""
+    if picked.shown is not None:
+        c1, c2 = st.columns(2)
+        if picked.original is not None:
+            thumb = picked.original.copy()
+            thumb.thumbnail((DISPLAY_PX, DISPLAY_PX))
+            c1.image(thumb, caption="your image", width="stretch")
+            c2.image(pixelated(picked.shown), caption="what the model sees", width="stretch",
+                     output_format="PNG")
+            st.caption(picked.note)
+        else:
+            c1.image(pixelated(picked.shown), caption=picked.title, width="stretch", output_format="PNG")
+    elif picked.point is not None:
+        st.caption(f"input {picked.title}: features " + ", ".join(
+            f"{n} = {float(v):.3f}" for n, v in zip(ds.features, picked.x)))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from dlviz.explain.layers import module_shapes
 from dlviz.inside import (assemble, axis_ranges, conv_arithmetic_text, explain_conv, layer_values, penultimate,
                           project_pca, representation_at, snapshot_stats, top_activating, visualise_unit)
 from dlviz.plots.conv_explainer import conv_explainer_image
@@ -25,7 +26,7 @@ from dlviz.train.history import Snapshot
 from dlviz.train.runs import RunEntry
 from dlviz.train.state import TrainerState
 from dlviz.ui import timeline
-from dlviz.ui.input_picker import PickedInput, pick_input
+from dlviz.ui.input_picker import PickedInput, pick_input, show_input
 from dlviz.ui.run_views import viewer
 from dlviz.views.predictions import denormalise, predict_proba
 from dlviz.views.weights import first_conv_filters
@@ -56,7 +57,7 @@ def one_input(entry: RunEntry, snap: Snapshot) -> None:
     values = layer_values(net, picked.x)
     out = values[-1]
     with left:
-        _show_input(picked, ds)
+        show_input(picked, ds)
     with right:
         st.markdown(f"**Output at step {snap.step:,}**")
         if out.probs is not None and ds.task == "classification":
@@ -74,27 +75,6 @@ def one_input(entry: RunEntry, snap: Snapshot) -> None:
         with st.expander("How a convolution computes one value", expanded=False,
                          icon=":material/calculate:"):
             _conv_explainer(net, conv_layers, values, picked)
-
-
-def _show_input(picked: PickedInput, ds) -> None:
-    if picked.shown is not None:
-        c1, c2 = st.columns(2)
-        if picked.original is not None:
-            c1.image(_thumbnail(picked.original), caption="your image", width="stretch")
-            c2.image(pixelated(picked.shown), caption="what the model sees", width="stretch",
-                     output_format="PNG")
-            st.caption(picked.note)
-        else:
-            c1.image(pixelated(picked.shown), caption=picked.title, width="stretch", output_format="PNG")
-    elif picked.point is not None:
-        st.caption(f"input {picked.title}: features " + ", ".join(
-            f"{n} = {float(v):.3f}" for n, v in zip(ds.features, picked.x)))
-
-
-def _thumbnail(im, side: int = 320):
-    im = im.copy()
-    im.thumbnail((side, side))
-    return im
 
 
 def _enlarged(maps, picked: PickedInput) -> None:
@@ -158,9 +138,9 @@ def _conv_explainer(net, conv_layers, values, picked: PickedInput) -> None:
 def unit_responses(entry: RunEntry, snap: Snapshot) -> None:
     ds = entry.dataset
     net = viewer(entry, snap.weights)
-    candidates = [n for grp in net.layer_modules[:-1] for n in grp
-                  if not n.startswith(("flatten", "dropout"))] + ["output"]
-    shapes = {v.name: v.shape for v in layer_values(net, ds.x_test[0])}
+    # shapes from the spec's report: no forward pass needed
+    shapes = {**module_shapes(net), "output": (entry.spec.outputs,)}
+    candidates = [n for n in shapes if not n.startswith(("flatten", "dropout"))]
     c1, c2 = st.columns([2, 1])
     name = c1.selectbox("Layer", candidates, index=_default_unit_layer(candidates), key="inside_unit_layer")
     n = shapes[name][0]
