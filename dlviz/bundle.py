@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -26,8 +25,9 @@ from safetensors.torch import save as st_save
 
 from dlviz.build import BuiltNet, build
 from dlviz.data.dataset import Dataset
+from dlviz.data.features import FEATURES
 from dlviz.errors import UserError
-from dlviz.spec import NetSpec
+from dlviz.spec import NetSpec, is_number, load_json
 from dlviz.train.config import TrainConfig
 from dlviz.train.state import TrainerState
 
@@ -36,6 +36,9 @@ MAX_WEIGHTS_BYTES = 64 * 2**20
 MAX_JSON_BYTES = 1 * 2**20
 MAX_TENSORS = 1000
 MAX_METRICS_BYTES = 8 * MAX_JSON_BYTES
+MAX_CLASS_NAME_CHARS = 255              # a class is a folder name
+MAX_DATASET_KEY_CHARS = 4096            # folder:PATH
+MAX_NORM_VALUE = 1e6                    # normalisation of pixels on [0, 1] or 2-D features
 # what other tools save weights as; all of them are (or may be) pickles
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")
 SAFETENSORS_ONLY = "safetensors only: pickles (torch .pt/.pth files) can run code and are never loaded"
@@ -201,16 +204,27 @@ def bundle_from_bytes(model_json: bytes, weights: bytes, metrics_csv: str = "") 
         raise UserError(f"model files are too large (limits: {MAX_JSON_BYTES // 2**20} MiB spec, "
                         f"{MAX_WEIGHTS_BYTES // 2**20} MiB weights)")
     try:
-        meta = json.loads(model_json)
+        meta = load_json(model_json)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise UserError(f"{MODEL_FILE} is not valid JSON") from None
+    except UserError as e:
+        raise UserError(f"{MODEL_FILE}: {e}") from None
     if not isinstance(meta, dict) or "spec" not in meta:
         raise UserError(f"{MODEL_FILE} has no network spec")
+    for part in ("dataset", "train", "final"):
+        if not isinstance(meta.get(part, {}), dict):
+            raise UserError(f"{MODEL_FILE}: '{part}' must be an object, got {meta[part]!r:.40}")
     if _looks_pickled(weights):
         raise UserError(f"{WEIGHTS_FILE} is not a valid safetensors file but a Python pickle "
                         f"({SAFETENSORS_ONLY})")
     spec = NetSpec.from_dict(meta["spec"])
     net = build(spec, "meta")                # validates the spec without allocating
+    dataset = check_dataset_info(meta.get("dataset", {}), spec)
+    train = meta.get("train", {})
+    try:
+        TrainConfig.from_dict(train)
+    except UserError as e:
+        raise UserError(f"{MODEL_FILE}: {e}") from None
     expected = net.model.state_dict()
     # the first 8 bytes give the JSON header's length: refuse absurd ones before parsing
     if len(weights) >= 8 and int.from_bytes(weights[:8], "little") > min(len(weights), MAX_JSON_BYTES):
@@ -235,10 +249,68 @@ def bundle_from_bytes(model_json: bytes, weights: bytes, metrics_csv: str = "") 
             raise UserError(f"weight {k} is {t.dtype}, the network needs {e.dtype}")
         if t.is_floating_point() and not torch.isfinite(t).all():
             raise UserError(f"weight {k} holds NaN or infinite values")
-    final = meta.get("final", {}) if isinstance(meta.get("final"), dict) else {}
-    final = {k: v for k, v in final.items() if isinstance(v, (int, float)) and math.isfinite(v)}
-    return Bundle(spec, tensors, meta.get("dataset", {}) if isinstance(meta.get("dataset"), dict) else {},
-                  meta.get("train", {}) if isinstance(meta.get("train"), dict) else {}, final, metrics_csv)
+    final = {k: v for k, v in meta.get("final", {}).items() if is_number(v)}
+    return Bundle(spec, tensors, dataset, train, final, metrics_csv)
+
+
+_DATASET_FIELDS = {"key", "task", "classes", "input_shape", "features", "norm_mean", "norm_std"}
+
+
+def check_dataset_info(info: dict, spec: NetSpec) -> dict:
+    """``dataset_info``'s fields, each typed and matching the network; raises
+    ``UserError`` naming the field. Every field is optional (an older bundle)."""
+    unknown = set(info) - _DATASET_FIELDS
+    if unknown:
+        raise _bad_info(sorted(map(str, unknown))[0], "is not a dataset field of a bundle")
+    key = info.get("key", "")
+    if not isinstance(key, str) or len(key) > MAX_DATASET_KEY_CHARS:
+        raise _bad_info("key", f"must be a dataset name, got {key!r:.40}")
+    if info.get("task", spec.task) != spec.task:
+        raise _bad_info("task", f"is {info['task']!r:.40} but the network is for {spec.task}")
+    shape = info.get("input_shape", list(spec.input_shape))
+    if not isinstance(shape, list) or shape != list(spec.input_shape):
+        raise _bad_info("input_shape", f"is {shape!r:.40} but the network takes {list(spec.input_shape)}")
+    _check_classes(info.get("classes", []), spec)
+    _check_features(info.get("features", []), spec)
+    _check_norm(info, spec)
+    return info
+
+
+def _check_classes(classes, spec: NetSpec) -> None:
+    if not isinstance(classes, list) or not all(isinstance(c, str) and len(c) <= MAX_CLASS_NAME_CHARS
+                                                for c in classes):
+        raise _bad_info("classes", f"must be a list of class names, got {classes!r:.40}")
+    need = spec.outputs if spec.task == "classification" else 0
+    if classes and len(classes) != need:
+        raise _bad_info("classes", f"names {len(classes)} classes but the network has {need}")
+
+
+def _check_features(features, spec: NetSpec) -> None:
+    if not isinstance(features, list) or not all(isinstance(f, str) and f in FEATURES for f in features):
+        raise _bad_info("features", f"must be a list of names from {', '.join(FEATURES)}, "
+                                    f"got {features!r:.40}")
+    if features and (len(spec.input_shape) != 1 or len(features) != spec.input_shape[0]):
+        raise _bad_info("features", f"names {len(features)} inputs but the network takes "
+                                    f"{list(spec.input_shape)}")
+
+
+def _check_norm(info: dict, spec: NetSpec) -> None:
+    # per channel (images) or per feature; one value stands for all of them
+    lengths = {0, 1, spec.input_shape[0]}
+    for name in ("norm_mean", "norm_std"):
+        v = info.get(name, [])
+        if not isinstance(v, list) or not all(is_number(x) and abs(x) <= MAX_NORM_VALUE for x in v):
+            raise _bad_info(name, f"must be a list of numbers from -{MAX_NORM_VALUE:g} to "
+                                  f"{MAX_NORM_VALUE:g}, got {v!r:.40}")
+        if len(v) not in lengths:
+            raise _bad_info(name, f"has {len(v)} values but the input has {spec.input_shape[0]} "
+                                  f"channels")
+    if any(x <= 0 for x in info.get("norm_std", [])):
+        raise _bad_info("norm_std", "must be positive (it divides the input)")
+
+
+def _bad_info(name: str, problem: str) -> UserError:
+    return UserError(f"{MODEL_FILE}: dataset field '{name}' {problem}")
 
 
 def bundle_zip(bundle: Bundle) -> bytes:

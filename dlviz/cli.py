@@ -92,6 +92,7 @@ def _datasets(args) -> int:
 
 def _train(args) -> int:
     from dlviz.data import DatasetParams, load_dataset
+    from dlviz.data.registry import check_params
     from dlviz.presets import PRESETS, preset_spec
     from dlviz.spec import NetSpec
     from dlviz.train.config import TrainConfig
@@ -105,21 +106,24 @@ def _train(args) -> int:
     dataset_key = args.dataset or (preset.dataset if preset else None)
     if not dataset_key:
         raise UserError("--dataset is required with --spec")
-    params = DatasetParams(n_samples=args.samples, noise=args.noise, test_fraction=args.test_fraction,
-                           seed=args.seed, image_size=args.image_size,
-                           **({"features": tuple(f.strip() for f in args.features.split(","))}
-                              if args.features else {}))
-    ds = load_dataset(dataset_key, params)
-    if args.spec:
-        spec = NetSpec.from_json(_read_text(args.spec))
-    else:
-        spec = preset_spec(preset.key, ds.input_shape, ds.output_size, ds.task)
+    # every flag is checked (by the library's own checks) before the dataset is built
     overrides = dict(preset.train) if preset and not args.spec else {}
     for name in ("epochs", "lr", "batch_size", "optimizer", "momentum", "weight_decay", "l1", "schedule"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     overrides.update(seed=args.seed, device=args.device)
     config = TrainConfig.from_dict(overrides)
+    params = DatasetParams(n_samples=args.samples, noise=args.noise, test_fraction=args.test_fraction,
+                           seed=args.seed, image_size=args.image_size,
+                           **({"features": tuple(f.strip() for f in args.features.split(","))}
+                              if args.features else {}))
+    check_params(params, dataset_key)
+    spec = NetSpec.from_json(_read_text(args.spec)) if args.spec else None
+    if args.out:
+        _make_out_dir(args.out)          # before training, not after minutes of it
+    ds = load_dataset(dataset_key, params)
+    if spec is None:
+        spec = preset_spec(preset.key, ds.input_shape, ds.output_size, ds.task)
     trainer = ThreadBackend().submit(spec, ds, config)
     show = sys.stderr.isatty() and not args.no_progress
     interrupted = False
@@ -139,7 +143,10 @@ def _train(args) -> int:
     state = trainer.state()
     if args.out:
         from dlviz.bundle import make_bundle, save_bundle
-        save_bundle(make_bundle(spec, trainer.snapshot().weights, ds, config, state), args.out)
+        try:
+            save_bundle(make_bundle(spec, trainer.snapshot().weights, ds, config, state), args.out)
+        except OSError as e:
+            raise UserError(f"cannot write the model bundle to {args.out}: {e.strerror or e}") from None
     result = {
         "status": state.status,
         "preset": preset.key if preset and not args.spec else None,
@@ -193,7 +200,7 @@ def _explain(args) -> int:
     if args.layer and not any(METHODS[m].needs_layer for m in methods):
         raise UserError("--layer is only used by gradcam, guided_gradcam and layer_conductance")
 
-    os.makedirs(args.out, exist_ok=True)
+    _make_out_dir(args.out)
     stem = os.path.splitext(os.path.basename(args.image))[0] or "image"
     done, atts = {}, []
     for key in methods:
@@ -245,6 +252,20 @@ def _method_list(given: list[str] | None, available: list[str], defaults: list[s
         if n not in out:
             out.append(n)
     return out
+
+
+def _make_out_dir(path: str) -> None:
+    """Create the --out folder (as given: save_bundle and the PNG writers use it so),
+    or say in one line why it cannot be: a file in the way, /proc, no permission."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError(f"--out {path}: is a file, not a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except (OSError, ValueError) as e:                  # ValueError: a NUL in the path
+        why = getattr(e, "strerror", None) or e
+        raise UserError(f"--out {path}: cannot create this folder ({why})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UserError(f"--out {path}: this folder is not writable")
 
 
 def _read_image(path: str) -> bytes:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from dlviz.data import DatasetParams
+from dlviz.data import DATASETS, PATH_LOADERS, DatasetParams, dataset_keys
+from dlviz.data.registry import check_params
 from dlviz.errors import UserError
 from dlviz.presets import PRESETS, preset_spec
 from dlviz.spec import NetSpec, decode_url_json, encode_url_json
@@ -31,19 +32,17 @@ class Workspace:
 
     @classmethod
     def from_url(cls, text: str) -> "Workspace":
+        """From a shared link: every part typed and bounded, each mistake one UserError."""
         d = decode_url_json(text)
         if not isinstance(d, dict) or "n" not in d or "d" not in d:
             raise UserError("the shared link does not hold a network")
-        params = d.get("p") or {}
-        if not isinstance(params, dict):
-            raise UserError("the shared link's dataset settings are damaged")
-        known = set(DatasetParams.__dataclass_fields__)
-        if set(params) - known:
-            raise UserError(f"the shared link has an unknown dataset setting {sorted(set(params) - known)[0]!r}")
-        if "features" in params:
-            params["features"] = tuple(params["features"])
-        return cls(str(d["d"]), NetSpec.from_dict(d["n"]), TrainConfig.from_dict(d.get("t") or {}),
-                   DatasetParams(**params), str(d.get("s", "")))
+        unknown = set(d) - set(_LINK_PARTS)
+        if unknown:
+            raise UserError(f"the shared link has an unknown part {sorted(unknown)[0]!r:.40}")
+        dataset = _link_dataset(d["d"])
+        params = _link_params(d.get("p", {}), dataset)
+        return cls(dataset, NetSpec.from_dict(d["n"]), TrainConfig.from_dict(d.get("t", {})),
+                   params, _link_preset(d.get("s", "")))
 
     def with_preset(self, key: str, input_shape, outputs: int, task: str) -> "Workspace":
         spec = preset_spec(key, input_shape, outputs, task)
@@ -56,6 +55,40 @@ def default_workspace() -> Workspace:
     p = PRESETS["playground"]
     spec = preset_spec("playground", (2,), 2)
     return Workspace("circle", spec, TrainConfig.from_dict(p.train), DatasetParams(), "playground")
+
+
+_LINK_PARTS = ("d", "p", "n", "t", "s")     # dataset, its params, network, training, preset
+MAX_DATASET_KEY_CHARS = 4096                  # a folder:PATH key holds a path
+
+
+def _link_dataset(key) -> str:
+    if not isinstance(key, str) or not 0 < len(key) <= MAX_DATASET_KEY_CHARS:
+        raise UserError(f"the shared link's dataset must be a dataset name, got {key!r:.40}")
+    prefix, sep, _ = key.partition(":")
+    if key not in DATASETS and not (sep and prefix in PATH_LOADERS):
+        raise UserError(f"the shared link names an unknown dataset {key!r:.40}; "
+                        f"choose one of: {', '.join(dataset_keys())}")
+    return key
+
+
+def _link_params(params, dataset: str) -> DatasetParams:
+    if not isinstance(params, dict):
+        raise UserError("the shared link's dataset settings are damaged")
+    known = set(DatasetParams.__dataclass_fields__)
+    if set(params) - known:
+        raise UserError(f"the shared link has an unknown dataset setting {sorted(set(params) - known)[0]!r}")
+    if isinstance(params.get("features"), list):
+        params = {**params, "features": tuple(params["features"])}   # hashable: a cache key
+    p = DatasetParams(**params)
+    check_params(p, dataset)
+    return p
+
+
+def _link_preset(key) -> str:
+    if key != "" and (not isinstance(key, str) or key not in PRESETS):
+        raise UserError(f"the shared link names an unknown preset {key!r:.40}; "
+                        f"choose one of: {', '.join(PRESETS)}")
+    return key
 
 
 def _params_dict(p: DatasetParams) -> dict:

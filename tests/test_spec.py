@@ -80,7 +80,8 @@ def test_activation_memory_estimate_counts_pre_and_post_activation():
     ([LayerSpec("lstm")], "layer 1 lstm: unknown layer kind", 1),
     ([LayerSpec("flatten"), LayerSpec("dense", units=0)],
      "layer 2 dense: units must be a whole number of at least 1", 2),
-    ([LayerSpec("dropout", p=1.5)], "dropout rate must be in [0, 1)", 0),
+    ([LayerSpec("dropout", p=1.5)],
+     "layer 1 dropout: p (the dropout rate) must be a number from 0 to 0.95", 1),
     ([LayerSpec("conv2d", channels=4, kernel=3, stride=1, padding=1, size=3)],
      "layer 1 conv2d: unknown setting 'size'", 1),
     ([LayerSpec("conv2d")], "layer 2 output: needs a flat input, got 8x9x9", 2),
@@ -95,7 +96,7 @@ def test_validation_names_the_layer_and_the_shape(layers, message, layer):
 
 
 def test_guard_rails_state_the_limits():
-    huge = NetSpec((1000,), 2, [LayerSpec("dense", units=6000)])
+    huge = NetSpec((10_000,), 2, [LayerSpec("dense", units=1000)])
     with pytest.raises(SpecError, match=f"over the limit of {MAX_PARAMS:,}"):
         analyse(huge)
     deep = NetSpec((2,), 2, [LayerSpec("dense", units=2)] * (MAX_LAYERS + 1))

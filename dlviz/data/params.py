@@ -10,7 +10,9 @@ class DatasetParams:
     """Parameters shared by all dataset builders.
 
     ``None`` means "the dataset's own default" (each builder documents it).
-    Frozen and hashable, so a (key, params) pair is a cache key.
+    Frozen and hashable, so a (key, params) pair is a cache key. Values from a
+    link or the CLI are typed and bounded by ``registry.check_params`` (per
+    dataset: a 2-D set takes fewer samples than an image set) before any build.
     """
 
     n_samples: int | None = None          # train + test together

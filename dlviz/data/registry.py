@@ -17,6 +17,7 @@ from dlviz.data.dataset import Dataset
 from dlviz.data.features import FEATURES
 from dlviz.data.params import DatasetParams
 from dlviz.errors import UserError
+from dlviz.spec import fmt_whole, is_number, is_whole
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def load_dataset(key: str, params: DatasetParams | None = None, **overrides) -> 
     params = params or DatasetParams()
     if overrides:
         params = DatasetParams(**{**params.__dict__, **overrides})
-    _check_params(params)
+    _check_params(params, key)
     prefix, sep, path = key.partition(":")
     if sep:
         if prefix not in PATH_LOADERS:
@@ -89,17 +90,84 @@ def load_dataset(key: str, params: DatasetParams | None = None, **overrides) -> 
     return _cached(key, params)
 
 
-def _check_params(p: DatasetParams) -> None:
-    if not 0.0 < p.test_fraction < 1.0:
-        raise UserError(f"test fraction must be between 0 and 1, got {p.test_fraction}")
-    if p.n_samples is not None and p.n_samples < 10:
-        raise UserError(f"need at least 10 samples, got {p.n_samples}")
-    if p.noise is not None and not 0.0 <= p.noise <= 1.0:
-        raise UserError(f"noise must be between 0 and 1, got {p.noise}")
-    bad = [f for f in p.features if f not in FEATURES]
-    if bad or not p.features:
-        raise UserError(f"unknown input feature {bad[0] if bad else '(none chosen)'}; "
-                        f"choose from: {', '.join(FEATURES)}")
+# Bounds on every dataset setting, checked before anything is built. The Build
+# page offers 100-2,000 points for the 2-D sets and 500-20,000 images; a link, a
+# bundle or the CLI may ask for more, up to what 30 students' datasets can
+# share one server's memory with.
+MIN_SAMPLES = 10
+MAX_SAMPLES_2D = 20_000                 # a 2-D point costs a few bytes per feature
+MAX_SAMPLES_IMAGES = 60_000             # MNIST's size; folder: and idx: sets cap their own bytes
+MAX_IMAGE_BYTES = 512 * 2**20           # float32 inputs of one built-in image set, train + test
+MAX_SEED = 2**31 - 1                    # the pages' seed inputs; numpy and torch take any of these
+
+
+def max_samples(key: str) -> int:
+    """The largest ``n_samples`` the dataset ``key`` may be built with on this server."""
+    entry = DATASETS.get(key)
+    if entry is None:                   # folder:PATH, idx:PATH (or an unknown key)
+        return MAX_SAMPLES_IMAGES
+    if len(entry.input_shape) == 1:
+        return MAX_SAMPLES_2D
+    sample_bytes = 4
+    for side in entry.input_shape:
+        sample_bytes *= side
+    return min(MAX_SAMPLES_IMAGES, MAX_IMAGE_BYTES // sample_bytes)
+
+
+def _check_params(p: DatasetParams, key: str = "") -> None:
+    """Every field of ``p`` typed and bounded (for dataset ``key``); raises ``UserError``
+    naming the field. Pure checks: nothing is built."""
+    _check_samples(p.n_samples, key)
+    if p.noise is not None and not _fraction_ok(p.noise, 0.0, 1.0):
+        raise _bad("noise", f"must be a number from 0 to 1, got {p.noise!r:.40}")
+    if not _fraction_ok(p.test_fraction, 0.0, 1.0) or p.test_fraction in (0, 1):
+        raise _bad("test_fraction", f"must be a number between 0 and 1, got {p.test_fraction!r:.40}")
+    if not is_whole(p.seed) or not 0 <= p.seed <= MAX_SEED:
+        raise _bad("seed", f"must be a whole number from 0 to {MAX_SEED}, got {_shown(p.seed)}")
+    _check_features(p.features)
+    lo, hi = folder.MIN_IMAGE_SIZE, folder.MAX_IMAGE_SIZE
+    if p.image_size is not None and (not is_whole(p.image_size) or not lo <= p.image_size <= hi):
+        raise _bad("image_size", f"must be a whole number from {lo} to {hi}, got {_shown(p.image_size)}")
+
+
+check_params = _check_params            # for a shared link's settings, before anything is built
+
+
+def _check_samples(n, key: str) -> None:
+    if n is None:
+        return
+    if not is_whole(n):
+        raise _bad("n_samples", f"must be a whole number, got {n!r:.40}")
+    if n < MIN_SAMPLES:
+        raise _bad("n_samples", f"must be at least {MIN_SAMPLES}, got {n}")
+    hi = max_samples(key)
+    if n > hi:
+        what = key if key in DATASETS else "a dataset from files" if ":" in key else "a dataset"
+        raise _bad("n_samples", f"{_shown(n)} is over the limit of {hi:,} for {what} on this server")
+
+
+def _check_features(features) -> None:
+    if not isinstance(features, (tuple, list)) or not all(isinstance(f, str) for f in features):
+        raise _bad("features", f"must be a list of feature names, got {features!r:.60}")
+    bad = [f for f in features if f not in FEATURES]
+    if bad or not features:
+        raise _bad("features", f"has an unknown input feature {bad[0][:40] if bad else '(none chosen)'}; "
+                               f"choose from: {', '.join(FEATURES)}")
+    repeated = [f for i, f in enumerate(features) if f in features[:i]]
+    if repeated:
+        raise _bad("features", f"lists {repeated[0]} twice")
+
+
+def _fraction_ok(v, lo: float, hi: float) -> bool:
+    return is_number(v) and lo <= v <= hi
+
+
+def _shown(v) -> str:
+    return fmt_whole(v) if is_whole(v) else f"{v!r:.40}"
+
+
+def _bad(name: str, problem: str) -> UserError:
+    return UserError(f"dataset setting '{name}' {problem}")
 
 
 @functools.lru_cache(maxsize=16)

@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 from dlviz.errors import UserError
+from dlviz.spec import fmt_whole
+from dlviz.train.device import DEVICE_CHOICES
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "step", "cosine")
+
+# Inclusive (low, high) of each number, with words for the message. The Train page's
+# inputs offer these ranges, so a link's value always fits its widget.
+LIMITS: dict[str, tuple[float, float, str]] = {
+    "lr": (1e-5, 10.0, "learning rate"),
+    "batch_size": (1, 4096, "batch size"),
+    "epochs": (1, 100_000, ""),
+    "weight_decay": (0.0, 1.0, "L2 weight decay"),
+    "l1": (0.0, 1.0, "L1 penalty"),
+    "seed": (0, 2**31 - 1, "random seed"),
+    # recording schedule, in optimizer steps; 0 = automatic
+    "eval_every": (0, 1_000_000, "steps between evaluations"),
+    "health_every": (0, 1_000_000, "steps between health checks"),
+    "snapshot_every": (0, 1_000_000, "steps between snapshots"),
+    # each snapshot is a copy of the weights kept in the server
+    "max_snapshots": (2, 500, "snapshots kept"),
+}
+MAX_MOMENTUM = 1.0           # exclusive: momentum 1 never forgets a gradient
 
 
 @dataclass(frozen=True)
@@ -29,22 +50,22 @@ class TrainConfig:
     max_snapshots: int = 60
 
     def validate(self) -> "TrainConfig":
+        """Every field typed and within ``LIMITS``; raises ``UserError`` naming the field."""
+        for f in fields(self):
+            _check_type(f.name, getattr(self, f.name))
         if self.optimizer not in OPTIMIZERS:
             raise UserError(f"unknown optimizer '{self.optimizer}'; use one of {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
             raise UserError(f"unknown schedule '{self.schedule}'; use one of {', '.join(SCHEDULES)}")
-        if not (0 < self.lr <= 10):
-            raise UserError(f"learning rate must be in (0, 10], got {self.lr}")
-        if not (1 <= self.batch_size <= 4096):
-            raise UserError(f"batch size must be between 1 and 4096, got {self.batch_size}")
-        if not (1 <= self.epochs <= 100_000):
-            raise UserError(f"epochs must be between 1 and 100000, got {self.epochs}")
-        if self.weight_decay < 0 or self.l1 < 0:
-            raise UserError("weight decay and L1 penalty must not be negative")
-        if not 0 <= self.momentum < 1:
-            raise UserError(f"momentum must be in [0, 1), got {self.momentum}")
-        if self.max_snapshots < 2:
-            raise UserError("keep at least 2 snapshots")
+        _check_device(self.device)
+        for name, (lo, hi, what) in LIMITS.items():
+            v = getattr(self, name)
+            if not lo <= v <= hi:
+                said = f" ({what})" if what else ""
+                raise UserError(f"training setting '{name}'{said} must be between {_fmt(lo)} and "
+                                f"{_fmt(hi)}, got {_fmt(v)}")
+        if not 0 <= self.momentum < MAX_MOMENTUM:
+            raise UserError(f"training setting 'momentum' must be in [0, 1), got {self.momentum!r}")
         return self
 
     def to_dict(self) -> dict:
@@ -52,15 +73,46 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name: f.type for f in fields(cls)}
-        unknown = set(d) - set(known)
+        """From untrusted data (a link, a bundle): no casting, so 1.5 epochs is an error, not 1."""
+        if not isinstance(d, dict):
+            raise UserError(f"training settings must be an object of name: value, got {d!r:.40}")
+        unknown = set(d) - set(_KINDS)
         if unknown:
-            raise UserError(f"unknown training setting '{sorted(unknown)[0]}'")
-        try:
-            cfg = cls(**{k: type(getattr(cls(), k))(v) for k, v in d.items()})
-        except (TypeError, ValueError) as e:
-            raise UserError(f"bad training setting: {e}") from None
-        return cfg.validate()
+            raise UserError(f"unknown training setting '{sorted(map(str, unknown))[0]}'")
+        for k, v in d.items():
+            _check_type(k, v)
+        # a whole number is a fine float (JSON writes 1.0 as 1 in some tools)
+        return cls(**{k: float(v) if _KINDS[k] is float else v for k, v in d.items()}).validate()
 
     def replace(self, **kw) -> "TrainConfig":
         return TrainConfig.from_dict({**self.to_dict(), **kw})
+
+
+_KINDS: dict[str, type] = {f.name: type(f.default) for f in fields(TrainConfig)}
+
+
+def _check_type(name: str, v) -> None:
+    kind = _KINDS[name]
+    if kind is str and not isinstance(v, str):
+        raise UserError(f"training setting '{name}' must be text, got {v!r:.40}")
+    if kind is int and (not isinstance(v, int) or isinstance(v, bool)):
+        raise UserError(f"training setting '{name}' must be a whole number, got {v!r:.40}")
+    if kind is float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise UserError(f"training setting '{name}' must be a number, got {v!r:.40}")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise UserError(f"training setting '{name}' must be a finite number, got {v!r}")
+        if isinstance(v, int) and abs(v) > 1e300:          # float() of it would overflow
+            raise UserError(f"training setting '{name}' is far too large")
+
+
+def _fmt(x) -> str:
+    return f"{x:g}" if isinstance(x, float) else fmt_whole(x).replace(",", "")
+
+
+def _check_device(device: str) -> None:
+    # "cuda:1" picks a GPU; whether it exists is checked when training starts
+    base, sep, index = device.lower().partition(":")
+    if base not in DEVICE_CHOICES or (sep and (base == "auto" or not index.isdigit() or len(index) > 2)):
+        raise UserError(f"training setting 'device' must be one of {', '.join(DEVICE_CHOICES)} "
+                        f"(or cuda:N), got {device!r:.40}")

@@ -6,12 +6,11 @@ import streamlit as st
 
 from dlviz.nn.activations import ACTIVATIONS
 from dlviz.nn.layers import LAYER_KINDS
-from dlviz.spec import LayerSpec, NetSpec, SpecError
+from dlviz.spec import (INT_LIMITS, MAX_DROPOUT, LayerSpec, NetSpec, SpecError, int_limits,
+                         is_number, is_whole)
 
 VERSION_KEY = "dlviz_layers_version"
-
-_INT_ARGS = {"units": (1, 1024), "channels": (1, 256), "kernel": (1, 11), "stride": (0, 4),
-             "padding": (0, 5)}
+_JS_SAFE_INT = 2**53 - 1        # the largest whole number a browser's number box holds exactly
 
 
 def _version() -> int:
@@ -36,7 +35,7 @@ def layer_editor(spec: NetSpec, error: SpecError | None) -> NetSpec:
             names = [a for a in args if a != "activation"]
             inner = cols[1].columns(max(1, len(names) + ("activation" in args)))
             for j, name in enumerate(names):
-                args[name] = _arg_widget(inner[j], name, args[name], f"L{v}_{i}_{name}")
+                args[name] = _arg_widget(inner[j], layer.kind, name, args[name], f"L{v}_{i}_{name}")
             if "activation" in args:
                 acts = list(ACTIVATIONS)
                 cur = args["activation"] if args["activation"] in acts else acts[0]
@@ -75,12 +74,28 @@ def _structural(spec: NetSpec, layers: list[LayerSpec]) -> NetSpec:
     return NetSpec(spec.input_shape, spec.outputs, layers, spec.task, spec.name)
 
 
-def _arg_widget(col, name: str, value, key: str):
+def _arg_widget(col, kind: str, name: str, value, key: str):
+    """A box bounded by the spec's own limits. A value outside them (a spec built in
+    code) is shown as it is, never clamped: the spec check's message under the layer
+    says what is allowed, and the box lets the user type an allowed value."""
+    if name == "channelwise":
+        return col.checkbox("channelwise", bool(value), key=key)
     if name == "p":
-        return col.number_input("dropout p", 0.0, 0.95, float(value), 0.05, key=key)
-    lo, hi = _INT_ARGS.get(name, (0, 4096))
-    try:
-        value = int(value)
-    except (TypeError, ValueError):
-        value = lo
-    return int(col.number_input(name, lo, hi, min(max(value, lo), hi), 1, key=key))
+        if is_number(value) and 0 <= value <= MAX_DROPOUT:
+            return col.number_input("dropout p", 0.0, MAX_DROPOUT, float(value), 0.05, key=key)
+        return _unbounded(col, "dropout p", value, key)
+    if name not in INT_LIMITS:          # an unknown setting: the spec's message names it
+        return _unbounded(col, name, value, key)
+    lo, hi = int_limits(kind, name)
+    if is_whole(value) and lo <= value <= hi:
+        return int(col.number_input(name, lo, hi, value, 1, key=key))
+    return _unbounded(col, name, value, key)
+
+
+def _unbounded(col, label: str, value, key: str):
+    if is_whole(value) and abs(value) <= _JS_SAFE_INT:
+        return int(col.number_input(label, value=value, step=1, key=f"{key}_free"))
+    if is_number(value) and abs(value) <= _JS_SAFE_INT:
+        return col.number_input(label, value=float(value), step=0.05, key=f"{key}_free")
+    col.text_input(label, repr(value)[:40], disabled=True, key=f"{key}_bad")
+    return value                 # kept as it is, so the spec's message names it
