@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import replace
 
 import pandas as pd
@@ -18,7 +16,7 @@ from dlviz.plots.images import sample_grid
 from dlviz.plots.plane import dataset_figure
 from dlviz.presets import PRESETS
 from dlviz.spec import NetSpec, SpecError, analyse
-from dlviz.ui import state
+from dlviz.ui import state, uploads
 from dlviz.ui.layer_editor import bump_version, layer_editor
 from dlviz.views.predictions import denormalise
 from dlviz.workspace import adapt_to_dataset
@@ -85,17 +83,21 @@ def _upload_zip(ws) -> str | None:
     up = st.file_uploader("A zip with one folder per class", type=["zip"], key="build_zip")
     if up is None:
         if ws.dataset.startswith("folder:"):
+            try:        # only this session's own uploads (or the operator's data folders)
+                uploads.check_workspace_dataset(ws)
+            except UserError as e:
+                st.error(str(e))
+                return None
             return ws.dataset
         st.info("Upload a .zip whose top level holds one folder per class (cats/, dogs/, ...).")
         return None
-    data = up.getvalue()
-    folder = os.path.join(tempfile.gettempdir(), "dlviz-uploads")
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, hashlib.sha256(data).hexdigest()[:16] + ".zip")
-    if not os.path.exists(path):
-        with open(path, "wb") as f:
-            f.write(data)
-    return f"folder:{path}"
+    try:
+        return f"folder:{uploads.save_upload(up)}"
+    except UserError as e:
+        st.error(f"The upload could not be stored: {e}")
+    except OSError as e:
+        st.error(f"The upload could not be stored ({e.strerror or type(e).__name__}).")
+    return None
 
 
 def _preview(ds) -> None:

@@ -33,6 +33,14 @@ EVAL_SUBSET = 256          # samples per periodic evaluation (the final one uses
 OVERHEAD_SHARE = 0.01      # target share of training time for each recording activity
 MIN_INTERVAL_S = 0.05      # records more often than this are never seen
 TIMELINE_BYTES = 256 * 2**20   # all snapshots of one run together
+# Divergence without NaN: a short running mean of the step loss far above where
+# it started (the smallest of the first steps' losses, floored so that a tiny
+# regression loss does not trip on noise) stops the run, as a NaN does.
+DIVERGE_FACTOR = 100.0     # running mean above this times the starting loss: diverged
+CALM_FACTOR = 10.0         # below this times the starting loss the weights count as good
+LOSS_FLOOR = 0.1           # the starting loss is taken as at least this (limit >= 10)
+START_STEPS = 5            # the starting loss: the smallest of the first steps' losses
+LOSS_EMA = 1 / 3           # running-mean weight of the newest step (~ the last 5 steps)
 
 
 class Trainer:
@@ -40,7 +48,7 @@ class Trainer:
         self.spec = spec
         self.dataset = dataset
         self.config = (config or TrainConfig()).validate()
-        _check_compatible(spec, dataset)
+        check_compatible(spec, dataset)
         self.device = pick_device(self.config.device)
         self._lock = threading.RLock()   # reset() re-inits under it
         self._wake = threading.Condition()
@@ -91,6 +99,12 @@ class Trainer:
         self._step_time = 0.0
         self._loss_sum = 0.0
         self._loss_n = 0
+        # divergence watch (see DIVERGE_FACTOR): infinite limits until the first step
+        self._loss_start = math.inf     # the starting loss
+        self._loss_mean = 0.0           # running mean of the step loss
+        self._calm_limit = math.inf
+        self._diverge_limit = math.inf
+        self._calm_step = 0             # last step whose running mean was below the calm limit
         self._take_snapshot({})      # step 0: the initial weights
 
     # -- control (any thread) ---------------------------------------------------
@@ -241,10 +255,20 @@ class Trainer:
             loss = loss_fn(out, yb)
             if l1_params:
                 loss = loss + c.l1 * sum(p.abs().sum() for p in l1_params)
-            loss_value = loss.item()            # one host read: the loss curve and the NaN check
+            loss_value = loss.item()            # one host read: the loss curve and the divergence checks
             if not math.isfinite(loss_value):
                 self._diverged(loss_value)
                 return
+            # growth check on the host float: a few Python float operations, no device read
+            if step <= START_STEPS:
+                self._watch_start(loss_value)
+            mean = self._loss_mean = self._loss_mean + LOSS_EMA * (loss_value - self._loss_mean)
+            if mean > self._calm_limit:
+                if mean > self._diverge_limit:
+                    self._diverged(loss_value, grown=True)
+                    return
+            else:
+                self._calm_step = step
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if watch:
@@ -394,16 +418,36 @@ class Trainer:
                 self._message = f"finished {self.config.epochs} epochs ({self.step_count} steps)"
         self._set_status(status)
 
-    def _diverged(self, loss_value: float) -> None:
+    def _watch_start(self, loss_value: float) -> None:
+        """One of the first START_STEPS losses: set the starting loss and the limits.
+
+        The smallest of them, not their mean: a run that explodes within its
+        first steps would otherwise raise its own limit past its explosion."""
+        if loss_value < self._loss_start:
+            self._loss_start = loss_value
+            base = max(loss_value, LOSS_FLOOR)
+            self._calm_limit = CALM_FACTOR * base
+            self._diverge_limit = DIVERGE_FACTOR * base
+        if self.step_count == 0:
+            self._loss_mean = loss_value
+
+    def _diverged(self, loss_value: float, grown: bool = False) -> None:
+        step = self.step_count + 1          # the step whose loss showed it (not taken)
         with self._lock:
-            # the current weights gave a non-finite loss: a snapshot of them is not "good"
+            # the current weights gave a non-finite loss: a snapshot of them is not "good";
+            # when the loss grew, neither are those taken after it left its calm range
+            # (a snapshot at step s gave the loss of step s + 1)
+            good_until = self._calm_step - 1 if grown else self.step_count - 1
             snaps = self.timeline.snapshots
-            while len(snaps) > 1 and (snaps[-1].step >= self.step_count or not _finite(snaps[-1])):
+            while len(snaps) > 1 and (snaps[-1].step > good_until or not _finite(snaps[-1])):
                 snaps.pop()
             last = snaps[-1].step
-            self._message = (f"loss became {loss_value} at step {self.step_count + 1} "
-                             f"(epoch {self.step_count // self._batches_per_epoch + 1}); the weights "
-                             f"of step {last} are kept. Try a learning rate below {self.config.lr:g}.")
+            lr = self.config.lr
+            what = (f"the loss grew from {self._loss_start:.3g} to {loss_value:.3g} by step {step}"
+                    if grown else f"the loss became {loss_value} at step {step}")
+            self._message = (f"{what} (epoch {self.step_count // self._batches_per_epoch + 1}); "
+                             f"the learning rate {lr:g} is probably too high — try {lr / 10:g}. "
+                             f"The weights of step {last} are kept.")
         self._set_status("diverged")
 
     def _set_status(self, status: str) -> None:
@@ -415,7 +459,7 @@ def _finite(snap: Snapshot) -> bool:
     return all(torch.isfinite(t).all() for t in snap.weights.values() if t.is_floating_point())
 
 
-def _check_compatible(spec: NetSpec, ds: Dataset) -> None:
+def check_compatible(spec: NetSpec, ds: Dataset) -> None:
     if tuple(spec.input_shape) != tuple(ds.input_shape):
         raise UserError(f"the network expects input {list(spec.input_shape)} but dataset "
                         f"'{ds.key}' gives {list(ds.input_shape)}")
