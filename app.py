@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dlviz.train.device import set_cpu_threads
-from dlviz.ui import state
+from dlviz.ui import identity, state
 from dlviz.ui.sidebar import sidebar
 
 
@@ -45,6 +45,8 @@ def home() -> None:
 def main() -> None:
     set_cpu_threads()            # once per process, in the main thread: leave a core for the server
     st.set_page_config(page_title="dlviz", page_icon=":material/neurology:", layout="wide")
+    identity.browser_id()        # who is looking: the owner of the runs this browser starts
+    identity.write_cookie()
     # pages live in app_pages/, not pages/: Streamlit treats a pages/ folder as
     # the old automatic navigation, and a fresh server then serves /build
     # without running this entry point

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dlviz.train.state import LIVE
+from dlviz.train.state import ACTIVE
 from dlviz.ui import compare_views, state, timeline
 
 TIMELINE_KEY = "compare_timeline"
@@ -28,7 +28,7 @@ def render() -> None:
     if a == b:
         st.warning("Pick two different runs.")
         return
-    live = any(e.handle.status in LIVE for e in runs if e.run_id in (a, b))
+    live = any(e.handle.status in ACTIVE for e in runs if e.run_id in (a, b))
     st.fragment(run_every=0.5 if live else timeline.play_interval(TIMELINE_KEY))(_body)(a, b)
 
 
@@ -38,6 +38,11 @@ def _body(a: str, b: str) -> None:
     if left is None or right is None:
         st.warning("One of these runs is no longer kept by the server.")
         return
+    for e in (left, right):
+        waiting = state.not_ready(e)
+        if waiting:
+            st.info(f"{state.run_label(e)}: {waiting}")
+            return
     compare_views.side_by_side(left, right, TIMELINE_KEY)
 
 

@@ -28,7 +28,12 @@ def render() -> None:
         st.page_link("app_pages/train.py", label="Train a network", icon=":material/monitoring:")
         return
     else:
-        model = explain_views.run_model(state.pick_run(entry, "explain_run"), TIMELINE_KEY)
+        entry = state.pick_run(entry, "explain_run")
+        waiting = state.not_ready(entry)
+        if waiting:
+            st.info(waiting)
+            return
+        model = explain_views.run_model(entry, TIMELINE_KEY)
     if model is None:
         return
     ds = model.ds

@@ -21,6 +21,10 @@ def render() -> None:
         st.page_link("app_pages/train.py", label="Train a network", icon=":material/monitoring:")
         return
     entry = state.pick_run(entry, "inside_run")
+    waiting = state.not_ready(entry)
+    if waiting:
+        st.info(waiting)
+        return
     live = entry.handle.status in LIVE
     every = timeline.play_interval(TIMELINE_KEY) or (1.0 if live else None)
     st.fragment(run_every=every)(_body)(entry.run_id)

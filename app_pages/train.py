@@ -11,11 +11,13 @@ from dlviz.errors import UserError
 from dlviz.spec import SpecError, analyse
 from dlviz.train.config import OPTIMIZERS, SCHEDULES
 from dlviz.train.device import available_devices
-from dlviz.train.state import LIVE
+from dlviz.train.runs import SessionLimit
+from dlviz.train.state import ACTIVE, LIVE, WAITING
 from dlviz.ui import run_views, state, timeline
 
 CONFIRM_KEY = "train_confirm_restart"
 TIMELINE_KEY = "train_timeline"
+WAITING_EVERY_S = 2.0
 
 
 def render() -> None:
@@ -35,9 +37,15 @@ def render() -> None:
         st.info("Press **Start** to train this network. The charts update live; you can leave "
                 "this page or refresh it and the run goes on.")
         return
-    live = entry.handle.status in LIVE
-    # live: redraw twice a second; ended: only while the timeline plays
-    st.fragment(run_every=0.5 if live else timeline.play_interval(TIMELINE_KEY))(_live)()
+    if not state.is_owner(entry):
+        st.info("You are **watching** this run: it belongs to the browser that started it, so its "
+                "controls are theirs. **Start** trains your own network.", icon=":material/visibility:")
+    status = entry.handle.status
+    # live: redraw twice a second; waiting: every 2 s (a class's queue must not load the
+    # server that trains it); ended: only while the timeline plays
+    every = 0.5 if status in LIVE else WAITING_EVERY_S if status in WAITING else \
+        timeline.play_interval(TIMELINE_KEY)
+    st.fragment(run_every=every)(_live)()
 
 
 def _problem(ws, ds) -> str | None:
@@ -82,51 +90,76 @@ def _settings(ws):
 def _controls(ws, ds, entry, problem) -> None:
     if problem:
         st.error(problem)
-    live = entry is not None and entry.handle.status in LIVE
-    paused = entry is not None and entry.handle.status == "paused"
+    mine = state.is_owner(entry)
+    status = entry.handle.status if entry is not None else None
+    live = status in LIVE
+    paused = status == "paused"
     cols = st.columns(6)
     start = cols[0].button("Start", type="primary", disabled=problem is not None, key="t_start")
-    if cols[1].button("Resume" if paused else "Pause", disabled=not live, key="t_pause"):
+    if cols[1].button("Resume" if paused else "Pause", disabled=not (mine and live), key="t_pause"):
         entry.handle.resume() if paused else entry.handle.pause()
         st.rerun()
-    if cols[2].button("Step", disabled=entry is None or not (paused or entry.handle.status == "idle"),
+    if cols[2].button("Step", disabled=not (mine and (paused or status == "idle")),
                       key="t_step", help="one optimizer step while paused"):
         entry.handle.step()
-    if cols[3].button("Stop", disabled=not live, key="t_stop"):
+    if cols[3].button("Stop", disabled=not (mine and status in ACTIVE), key="t_stop"):
         entry.handle.stop()
         entry.handle.join(5)
         st.rerun()
-    if cols[4].button("Reset", disabled=entry is None, key="t_reset",
-                      help="back to the initial weights, history cleared"):
+    if cols[4].button("Reset", disabled=not mine or status in WAITING, key="t_reset",
+                      help="back to the initial weights, history cleared; Start trains it again"):
         entry.handle.reset()
         st.rerun()
-    if entry is not None:
+    if entry is not None and status not in WAITING and status != "idle":
         cols[5].download_button("Download model", lambda: _bundle(entry), file_name="dlviz-model.zip",
                                 mime="application/zip", key="t_download",
                                 help="spec JSON + safetensors weights + metrics CSV")
     if start:
-        if live:
-            st.session_state[CONFIRM_KEY] = True
+        if mine and status == "idle" and _same_setup(entry, ws):
+            _start_again(entry)               # a reset run trains again from step 0
         else:
             _start(ws, ds)
-    if st.session_state.get(CONFIRM_KEY):
-        st.warning("A run is still going. Stop it and start a new one?")
+    busy_id = st.session_state.get(CONFIRM_KEY)
+    busy = state.registry().peek(busy_id) if busy_id else None
+    if busy is not None:
+        st.warning(f"Your run {state.run_label(busy)} is still "
+                   f"{'waiting for a slot' if busy.handle.status in WAITING else 'going'}. "
+                   "Stop it and start a new one?")
         a, b, _ = st.columns([1, 1, 4])
         if a.button("Stop it and start anew", key="t_confirm"):
-            st.session_state[CONFIRM_KEY] = False
-            entry.handle.stop()
-            entry.handle.join(5)
+            st.session_state.pop(CONFIRM_KEY, None)
+            busy.handle.stop()
+            busy.handle.join(5)
             _start(ws, ds)
         if b.button("Keep it running", key="t_cancel"):
-            st.session_state[CONFIRM_KEY] = False
+            st.session_state.pop(CONFIRM_KEY, None)
             st.rerun()
+
+
+def _same_setup(entry, ws) -> bool:
+    return entry.spec == ws.spec and entry.config == ws.config and entry.dataset.key == ws.dataset
+
+
+def _start_again(entry) -> None:
+    try:
+        entry.handle.start()
+    except UserError as e:
+        st.error(str(e))
+        return
+    st.rerun()
 
 
 def _start(ws, ds) -> None:
     # the old run is kept (ended), so it can be compared with the new one
     reg = state.registry()
     try:
-        entry = reg.create(ws.spec, ds, ws.config)
+        entry = reg.create(ws.spec, ds, ws.config, owner=state.owner())
+    except SessionLimit:
+        busy = [e for e in reg.runs_of(state.owner()) if e.handle.status in ACTIVE]
+        if busy:
+            st.session_state[CONFIRM_KEY] = busy[-1].run_id
+            st.rerun()
+        return
     except UserError as e:
         st.error(str(e))
         return
@@ -145,6 +178,15 @@ def _live() -> None:
     if entry is None:
         return
     s = entry.handle.state()
+    # waiting -> live -> ended: redraw the whole page once, so the buttons follow
+    phase = (entry.run_id, "waiting" if s.status in WAITING else "live" if s.live else "ended")
+    seen = st.session_state.get("train_phase_seen")
+    st.session_state["train_phase_seen"] = phase
+    if seen is not None and seen[0] == phase[0] and seen != phase:
+        st.rerun()
+    if s.status in WAITING:
+        run_views.waiting(s)
+        return
     run_views.progress(s)
     run_views.curves(s, entry.spec.task)
     # a keyed container keeps its place while warnings come and go between
@@ -158,13 +200,11 @@ def _live() -> None:
     with st.container(key="train_view_body"):
         if view == "Layer health":
             run_views.health(s)
+        elif not s.timeline:
+            pass                    # a run lost before its first snapshot: the message says so
         else:
             step = timeline.timeline_slider(entry, s, TIMELINE_KEY)
             run_views.model_views(entry, timeline.snapshot_at(entry, step))
-    if not s.live and st.session_state.get("train_was_live"):
-        st.session_state["train_was_live"] = False
-        st.rerun()          # the run ended: redraw the page once so the buttons update
-    st.session_state["train_was_live"] = s.live
 
 
 render()

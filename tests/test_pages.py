@@ -1,9 +1,9 @@
 """AppTest: every page renders for every preset; runs start, progress, and reattach."""
 
-import time
-
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from tests.conftest import wait_for
 
 from dlviz.data import DatasetParams
 from dlviz.presets import PRESETS
@@ -83,16 +83,30 @@ def test_start_shows_progress_and_a_new_session_reattaches():
     no_exceptions(at)
     run_id = at.query_params["run"][0] if isinstance(at.query_params["run"], list) else at.query_params["run"]
     assert run_id
-    time.sleep(1.0)
-    at.run()
-    text = at.get("progress")[0].proto.text
-    assert "running" in text and "step 0/" not in text
-    # a refresh is a new session with the same URL: it finds the run again
+
+    def progressed() -> bool:                # the run has taken steps (no fixed sleep:
+        at.run()                             # a busy machine may start it late)
+        text = at.get("progress")[0].proto.text
+        return "running" in text and "step 0/" not in text
+
+    assert wait_for(progressed, 60, every=0.2), at.get("progress")[0].proto.text
+    # another browser with the link watches: it sees the run, and its controls are off
+    other = app(ws, run=run_id)
+    other.run()
+    other.switch_page("app_pages/train.py").run()
+    no_exceptions(other)
+    assert "step" in other.get("progress")[0].proto.text
+    assert any("watching" in i.value for i in other.info)
+    assert all(other.button(key=k).disabled for k in ("t_pause", "t_stop", "t_reset", "t_step"))
+    # a refresh is a new session with the same URL and the same browser (its cookie,
+    # modelled here by the id it holds): it finds the run again, and controls it
     again = app(ws, run=run_id)
+    again.session_state["dlviz_browser_id"] = at.session_state["dlviz_browser_id"]
     again.run()
     again.switch_page("app_pages/train.py").run()
     no_exceptions(again)
     assert "step" in again.get("progress")[0].proto.text
+    assert not any("watching" in i.value for i in again.info)
     again.button(key="t_stop").click().run()
     from dlviz.ui.state import registry
     assert registry().get(run_id).handle.status == "stopped"

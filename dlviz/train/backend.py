@@ -18,7 +18,7 @@ from dlviz.spec import NetSpec, SpecReport
 from dlviz.train.config import TrainConfig
 from dlviz.train.history import Snapshot
 from dlviz.train.state import TrainerState
-from dlviz.train.trainer import Trainer
+from dlviz.train.trainer import Trainer, check_compatible
 
 MAX_RUN_BYTES = 2 * 2**30      # estimated peak memory of one training step
 
@@ -36,6 +36,7 @@ class RunHandle(Protocol):
     def is_alive(self) -> bool: ...
     def state(self) -> TrainerState: ...
     def snapshot(self, step: int | None = None) -> Snapshot: ...
+    def latest_weights(self) -> Snapshot: ...
 
 
 class JobBackend(Protocol):
@@ -57,6 +58,13 @@ def estimate(spec: NetSpec, batch_size: int) -> SpecReport:
         raise UserError(f"one training step would need about {need / 2**30:.1f} GiB, over the "
                         f"{MAX_RUN_BYTES / 2**30:.0f} GiB limit on this server; use a smaller batch")
     return net.report
+
+
+def check_run(spec: NetSpec, dataset: Dataset, config: TrainConfig) -> SpecReport:
+    """Everything that can be refused before a run is queued: the network against the
+    dataset, and the memory guard (nothing is allocated)."""
+    check_compatible(spec, dataset)
+    return estimate(spec, config.batch_size)
 
 
 class ThreadBackend:

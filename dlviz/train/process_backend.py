@@ -16,7 +16,7 @@ import multiprocessing as mp
 import os
 import sys
 import threading
-from contextlib import contextmanager
+import time
 
 from safetensors.torch import load as st_load
 
@@ -35,6 +35,7 @@ def _context():
     """forkserver with dlviz preloaded: a new run starts in ~0.1 s instead of the
     seconds a spawn takes to import torch; and no thread pool is ever forked."""
     global _CTX
+    _install_prep()
     if _CTX is None:
         methods = mp.get_all_start_methods()
         _CTX = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
@@ -43,65 +44,124 @@ def _context():
     return _CTX
 
 
-_MAIN_LOCK = threading.Lock()
+WORKER_NAME = "dlviz-run"
 
 
-@contextmanager
-def _without_main_module():
-    """Keep multiprocessing from re-importing ``__main__`` in the child.
+def _prep_without_main(get_preparation_data):
+    """Keep multiprocessing from re-importing ``__main__`` in a worker.
 
     Under ``streamlit run`` (and AppTest) ``__main__`` is the app script; a
     child importing it would run the whole app. The worker needs nothing from
-    it: its entry point lives in this module.
+    it: its entry point lives in this module. Streamlit swaps
+    ``sys.modules["__main__"]`` at every script run of every session, so
+    hiding its ``__file__`` around ``start()`` races with a class's concurrent
+    sessions (measured: workers that ran app.py and died). Instead the
+    preparation data of dlviz workers, and only theirs, leaves the main module out.
     """
-    main = sys.modules.get("__main__")
-    with _MAIN_LOCK:
-        saved = {a: main.__dict__.pop(a) for a in ("__file__",) if main is not None and a in main.__dict__}
-        spec = getattr(main, "__spec__", None)
-        if main is not None:
-            main.__spec__ = None
-        try:
-            yield
-        finally:
-            if main is not None:
-                main.__dict__.update(saved)
-                main.__spec__ = spec
+    def prepare(name):
+        d = get_preparation_data(name)
+        if name == WORKER_NAME:
+            d.pop("init_main_from_path", None)
+            d.pop("init_main_from_name", None)
+        return d
+    prepare.dlviz = True
+    return prepare
+
+
+def _install_prep() -> None:
+    from multiprocessing import spawn
+    if not getattr(spawn.get_preparation_data, "dlviz", False):
+        spawn.get_preparation_data = _prep_without_main(spawn.get_preparation_data)
+
+
+class WorkerGone(UserError):
+    """The worker process died, or stopped answering and was ended."""
+
+
+START_TIMEOUT_S = 60.0      # building a trainer copies the dataset into the child
 
 
 class ProcessRun:
-    """A Trainer in a child process, driven through a pipe (thread-safe)."""
+    """A Trainer in a child process, driven through a pipe (thread-safe).
 
-    def __init__(self, spec: NetSpec, dataset: Dataset, config: TrainConfig):
+    Every call has a deadline (``timeout_s``): a worker that was killed, or that
+    stopped answering (``SIGSTOP``, swapped out, stuck), raises ``WorkerGone``
+    within that time and is ended, so no page and no registry lock ever waits
+    on it longer. See docs/ARCHITECTURE.md, "A class on one server".
+    """
+
+    def __init__(self, spec: NetSpec, dataset: Dataset, config: TrainConfig, timeout_s: float = 5.0):
         ctx = _context()
+        self.timeout_s = timeout_s
         self._conn, child = ctx.Pipe()
         self._lock = threading.Lock()
         self._proc = ctx.Process(target=_serve, args=(child, spec.to_dict(), dataset, config.to_dict()),
-                                 daemon=True, name="dlviz-run")
-        with _without_main_module():
-            self._proc.start()
+                                 daemon=True, name=WORKER_NAME)
+        self._proc.start()
         child.close()
         self._closed = False
+        self._gone = ""
         try:
-            ok, err = self._conn.recv()             # the child built its trainer (or could not)
+            ready = self._conn.poll(max(START_TIMEOUT_S, timeout_s))
+            ok, err = self._conn.recv() if ready else (False, "the training process did not start in time")
         except (EOFError, OSError):
-            ok, err = False, "the training process could not start"
+            self._proc.join(2)
+            print(f"dlviz: a worker process ended before it was ready (exit code {self._proc.exitcode})",
+                  file=sys.stderr)
+            ok, err = False, None
         if not ok:
-            self._proc.join(5)
+            self._end_process()
+            if err is None:
+                raise WorkerGone("the training process could not start")
             raise UserError(err)
 
     def _call(self, name: str, *args):
-        with self._lock:
+        if self._gone:
+            raise WorkerGone(self._gone)
+        # another call stuck on this worker holds the lock: it ends the worker at
+        # its own deadline, so waiting longer than one deadline is never needed
+        if not self._lock.acquire(timeout=self.timeout_s):
+            raise WorkerGone(self._gone or "the training process is not answering")
+        try:
+            if self._gone:
+                raise WorkerGone(self._gone)
             if self._closed:
                 raise UserError("this run has been closed")
             try:
                 self._conn.send((name, args))
+                if not self._conn.poll(self.timeout_s):
+                    self._lose(f"the training process did not answer within {self.timeout_s:g} s")
                 ok, value = self._conn.recv()
-            except (EOFError, OSError, BrokenPipeError):
-                self._closed = True
-                raise UserError("the training process has ended unexpectedly") from None
+            except (EOFError, OSError):
+                self._lose("the training process has ended unexpectedly")
+        finally:
+            self._lock.release()
         if not ok:
             raise UserError(value)
         return value
+
+    def _lose(self, why: str):
+        """The worker is dead or hung: end it for good and say so (called holding the lock)."""
+        self._gone = why
+        self._closed = True
+        self._end_process(wait=False)
+        raise WorkerGone(why) from None
+
+    def _end_process(self, wait: bool = True) -> None:
+        try:
+            self._conn.close()
+        except OSError:
+            pass
+        if wait:
+            self._proc.join(2)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(2)
+
+    @property
+    def process_alive(self) -> bool:
+        """Whether the worker process exists (no pipe call: safe on a hung worker)."""
+        return not self._gone and self._proc.is_alive()
 
     # -- RunHandle ------------------------------------------------------------
     def start(self, paused: bool = False) -> None:
@@ -124,13 +184,21 @@ class ProcessRun:
         self._call("reset")
 
     def join(self, timeout: float | None = None) -> bool:
-        return self._call("join", timeout)
+        """Wait for the training thread to end, in short calls (each within the deadline)."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self._call("join", 0.2):
+                return True
+            if end is not None and time.monotonic() >= end:
+                return False
 
     def is_alive(self) -> bool:
         return not self._closed and self._call("is_alive")
 
     @property
     def status(self) -> str:
+        if self._gone:
+            raise WorkerGone(self._gone)
         return "closed" if self._closed else self._call("status")
 
     def state(self) -> TrainerState:
@@ -150,11 +218,9 @@ class ProcessRun:
             self._call("close")
         except UserError:
             pass
-        self._closed = True
-        self._conn.close()
-        self._proc.join(5)
-        if self._proc.is_alive():
-            self._proc.kill()
+        with self._lock:
+            self._closed = True
+        self._end_process()
 
     @property
     def pid(self) -> int | None:
@@ -218,9 +284,11 @@ class ProcessBackend:
         ctx = _context()
         if ctx.get_start_method() == "forkserver":
             from multiprocessing import forkserver
-            with _without_main_module():
-                forkserver.ensure_running()
+            forkserver.ensure_running()
+
+    def __init__(self, timeout_s: float = 5.0):
+        self.timeout_s = timeout_s
 
     def submit(self, spec: NetSpec, dataset: Dataset, config: TrainConfig) -> ProcessRun:
         estimate(spec, config.batch_size)
-        return ProcessRun(spec, dataset, config)
+        return ProcessRun(spec, dataset, config, self.timeout_s)

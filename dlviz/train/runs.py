@@ -1,60 +1,126 @@
-"""Process-wide registry of runs, keyed by a run id kept in the page URL.
+"""Process-wide registry of runs: a fair queue for a class sharing one server.
 
-A browser refresh finds its run again by id. The number of live runs is
-capped (a shared server has few cores); a run nobody has looked at for
-``idle_s`` stops itself; ended runs are kept, oldest dropped first, up to
-``keep``.
+A run id kept in the page URL finds its run again after a refresh. Each run
+has an owner (the browser that started it): the owner controls it, anyone
+else with its link watches it. At most ``max_live`` runs train at once; a
+Start beyond that waits in a first-come queue and starts by itself when a
+slot frees. Each owner holds at most ``per_owner`` live or queued runs.
+
+A background ticker (``start_ticker``), never a page, does the upkeep: it
+looks at each live worker (a dead or hung one ends its run with a message),
+copies an ended run's results into the server and ends its worker process,
+stops runs nobody has looked at for ``idle_s``, starts queued runs, and drops
+the oldest ended runs past ``keep`` or past ``kept_total_bytes``.
+
+The registry's lock guards only its dictionaries and queue: no call into a
+worker is ever made while holding it. See docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations
 
 import secrets
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from dlviz.data.dataset import Dataset
 from dlviz.errors import UserError
 from dlviz.spec import NetSpec
-from dlviz.train.backend import JobBackend, RunHandle, ThreadBackend
+from dlviz.train.backend import JobBackend, ThreadBackend, check_run
 from dlviz.train.config import TrainConfig
-from dlviz.train.state import LIVE
+from dlviz.train.managed_run import DONE, LIVE, QUEUED, STARTING, ManagedRun
+
+NOBODY = ""          # the owner of runs made outside any browser session (tests, scripts)
+
+
+class SessionLimit(UserError):
+    """The owner already has as many live or queued runs as allowed."""
 
 
 @dataclass
 class RunEntry:
     run_id: str
-    handle: RunHandle
+    handle: ManagedRun
     spec: NetSpec
     dataset: Dataset
     config: TrainConfig
+    owner: str = NOBODY
     created: float = field(default_factory=time.monotonic)
     last_seen: float = field(default_factory=time.monotonic)
 
 
 class RunRegistry:
     def __init__(self, backend: JobBackend | None = None, max_live: int = 4,
-                 idle_s: float = 600.0, keep: int = 32):
+                 idle_s: float = 600.0, keep: int = 32, per_owner: int = 0,
+                 kept_run_bytes: int = 64 * 2**20, kept_total_bytes: int = 1024 * 2**20):
         self.backend = backend or ThreadBackend()
         self.max_live = max_live
         self.idle_s = idle_s
         self.keep = keep
+        self.per_owner = per_owner              # 0: no limit
+        self.kept_run_bytes = kept_run_bytes
+        self.kept_total_bytes = kept_total_bytes
         self._runs: dict[str, RunEntry] = {}
+        self._queue: list[RunEntry] = []
         self._lock = threading.Lock()
+        self._ticker: threading.Thread | None = None
+        self._halt = threading.Event()
+        self.on_tick: list[Callable[[], object]] = []     # extra upkeep (e.g. old uploads)
 
-    def create(self, spec: NetSpec, dataset: Dataset, config: TrainConfig) -> RunEntry:
-        self.reap()
+    # -- making runs ------------------------------------------------------------------
+    def create(self, spec: NetSpec, dataset: Dataset, config: TrainConfig,
+               owner: str = NOBODY) -> RunEntry:
+        """A new run, not started (``handle.start()`` queues it). Checks the network
+        against the dataset and the memory guard first, allocating nothing."""
+        check_run(spec, dataset, config)
+        entry: RunEntry | None = None
+
+        def enqueue(handle: ManagedRun) -> None:
+            with self._lock:
+                if entry is not None and entry not in self._queue:
+                    self._queue.append(entry)
+                    self._number_queue()
+            self.dispatch()
+
+        handle = ManagedRun(spec, dataset, config, self.backend, enqueue, self.kept_run_bytes)
+        entry = RunEntry(secrets.token_urlsafe(9), handle, spec, dataset, config, owner)
+        if self.per_owner and owner != NOBODY:
+            for e in self.runs_of(owner):
+                e.handle.poll()                  # fresh statuses, outside the lock
         with self._lock:
-            if self._live_count() >= self.max_live:
-                raise UserError(f"this server already trains {self.max_live} networks at once, "
-                                f"its limit; wait for one to finish or stop one")
-        handle = self.backend.submit(spec, dataset, config)
-        entry = RunEntry(secrets.token_urlsafe(6), handle, spec, dataset, config)
-        with self._lock:
+            if self.per_owner and owner != NOBODY:
+                mine = [e for e in self._runs.values() if e.owner == owner and _busy(e)]
+                if len(mine) >= self.per_owner:
+                    raise SessionLimit(
+                        f"you already have {len(mine)} run{'s' if len(mine) != 1 else ''} training "
+                        f"or waiting (the limit on this server is {self.per_owner}); stop it to start another")
             self._runs[entry.run_id] = entry
-            self._drop_old()
         return entry
 
+    def dispatch(self) -> list[str]:
+        """Give free slots to queued runs, first come first served; returns the started ids."""
+        with self._lock:
+            self._queue = [e for e in self._queue if e.handle.wants_slot()]
+            free = self.max_live - sum(1 for e in self._runs.values() if e.handle.occupies_slot())
+            starting = []
+            while free > 0 and self._queue:
+                e = self._queue.pop(0)
+                if e.handle.mark_starting():
+                    starting.append(e)
+                    free -= 1
+            self._number_queue()
+        for e in starting:                      # outside the lock: starting a worker takes time
+            e.handle.launch()
+        return [e.run_id for e in starting]
+
+    def _number_queue(self) -> None:
+        for i, e in enumerate(self._queue):
+            e.handle.queue_place = i + 1
+            e.handle.slots = self.max_live
+
+    # -- finding runs -------------------------------------------------------------------
     def get(self, run_id: str | None) -> RunEntry | None:
         """The run, marked as seen just now (None if unknown or dropped)."""
         with self._lock:
@@ -68,48 +134,100 @@ class RunRegistry:
         with self._lock:
             return self._runs.get(run_id or "")
 
+    def runs_of(self, owner: str) -> list[RunEntry]:
+        """The owner's runs the server still keeps, oldest first."""
+        with self._lock:
+            return sorted((e for e in self._runs.values() if e.owner == owner and owner != NOBODY),
+                          key=lambda e: e.created)
+
+    def live_count(self) -> int:
+        with self._lock:
+            return sum(1 for e in self._runs.values() if e.handle.occupies_slot())
+
+    def queued_count(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
+    # -- upkeep -----------------------------------------------------------------------------
+    def tick(self) -> None:
+        """One round of upkeep (see the module docstring); never raises for one bad run."""
+        with self._lock:
+            entries = list(self._runs.values())
+        now = time.monotonic()
+        for e in entries:
+            h = e.handle
+            try:
+                if h.phase == LIVE:
+                    status = h.poll()
+                    if status in ("finished", "stopped", "diverged", "error"):
+                        h.harvest()
+                if h.phase in (LIVE, QUEUED, STARTING) and now - e.last_seen > self.idle_s:
+                    h.stop(f"stopped after {self.idle_s:.0f} s with nobody watching")
+            except Exception as exc:  # noqa: BLE001 - one broken run must not stop the upkeep
+                print(f"dlviz: upkeep of run {e.run_id} failed: {exc!r}", file=sys.stderr)
+        self.dispatch()
+        self._drop_old()
+        for job in list(self.on_tick):
+            try:
+                job()
+            except Exception as exc:  # noqa: BLE001
+                print(f"dlviz: upkeep job failed: {exc!r}", file=sys.stderr)
+
     def reap(self) -> list[str]:
         """Stop live runs nobody has looked at for ``idle_s``; returns their ids."""
         now = time.monotonic()
         with self._lock:
             idle = [e for e in self._runs.values()
-                    if e.handle.is_alive() and now - e.last_seen > self.idle_s]
+                    if _busy(e) and now - e.last_seen > self.idle_s]
         for e in idle:
             e.handle.stop(f"stopped after {self.idle_s:.0f} s with nobody watching")
         return [e.run_id for e in idle]
 
+    def start_ticker(self, every_s: float = 0.25) -> None:
+        """Run ``tick`` in a daemon thread every ``every_s`` seconds (idempotent)."""
+        if self._ticker is not None and self._ticker.is_alive():
+            return
+        self._halt.clear()
+
+        def loop():
+            while not self._halt.wait(every_s):
+                self.tick()
+
+        self._ticker = threading.Thread(target=loop, name="dlviz-runs-upkeep", daemon=True)
+        self._ticker.start()
+
+    def _drop_old(self) -> None:
+        with self._lock:
+            ended = sorted((e for e in self._runs.values() if e.handle.phase == DONE),
+                           key=lambda e: e.last_seen)
+            total = sum(e.handle.kept_bytes_now() for e in ended)
+            dropped = []
+            while ended and (len(self._runs) > self.keep or total > self.kept_total_bytes):
+                e = ended.pop(0)
+                total -= e.handle.kept_bytes_now()
+                dropped.append(self._runs.pop(e.run_id))
+        for e in dropped:
+            e.handle.close()
+
     def remove(self, run_id: str) -> None:
         with self._lock:
             entry = self._runs.pop(run_id, None)
+            if entry in self._queue:
+                self._queue.remove(entry)
         if entry:
-            _close(entry.handle)
-
-    def live_count(self) -> int:
-        with self._lock:
-            return self._live_count()
-
-    def _live_count(self) -> int:
-        return sum(1 for e in self._runs.values() if e.handle.is_alive() or e.handle.status in LIVE)
-
-    def _drop_old(self) -> None:
-        ended = sorted((e for e in self._runs.values() if not e.handle.is_alive()),
-                       key=lambda e: e.last_seen)
-        while len(self._runs) > self.keep and ended:
-            _close(self._runs.pop(ended.pop(0).run_id).handle)
+            entry.handle.close()
 
     def stop_all(self) -> None:
+        self._halt.set()
         with self._lock:
             entries = list(self._runs.values())
         for e in entries:
             e.handle.stop()
         for e in entries:
-            e.handle.join(5)
-            _close(e.handle)
+            e.handle.close()
 
 
-def _close(handle: RunHandle) -> None:
-    """Stop a run and free what it holds (a worker process, for ProcessRun)."""
-    handle.stop()
-    close = getattr(handle, "close", None)
-    if close is not None:
-        close()
+def _busy(e: RunEntry) -> bool:
+    """Live or waiting to be: what the per-owner limit and the idle stop count."""
+    h = e.handle
+    return h.phase in (QUEUED, STARTING) or h.occupies_slot()

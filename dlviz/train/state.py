@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Life cycle: idle -> running <-> paused -> finished | stopped | diverged | error
+# Life cycle: idle -> [queued -> starting ->] running <-> paused -> finished | stopped | diverged | error
+# (queued and starting come from the server's run registry: a run waiting for a slot)
 LIVE = ("running", "paused")
+WAITING = ("queued", "starting")
+ACTIVE = LIVE + WAITING             # a page showing such a run redraws by itself
 ENDED = ("finished", "stopped", "diverged", "error")
 
 

@@ -56,6 +56,11 @@ def progress(s: TrainerState) -> None:
         st.caption(s.message + _final_text(s))
 
 
+def waiting(s: TrainerState) -> None:
+    """A run waiting for a training slot: its place in line, redrawn until it starts."""
+    st.info(f"**{s.status}** · {s.message}", icon=":material/hourglass_top:")
+
+
 def _final_text(s: TrainerState) -> str:
     f = s.final
     if "test_accuracy" in f:

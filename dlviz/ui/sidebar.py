@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dlviz.spec import SpecError, analyse
+from dlviz.train.state import LIVE, WAITING
 from dlviz.ui import state
 
 
@@ -20,8 +21,9 @@ def sidebar() -> None:
         st.caption(f"**{name}** on **{ws.dataset}** · {len(ws.spec.layers)} layers · {params}")
         st.markdown("#### Run")
         entry = state.current_run()
-        live = entry is not None and entry.handle.status in ("running", "paused")
-        st.fragment(run_every=1.0 if live else None)(_run_status)()
+        status = entry.handle.status if entry is not None else None
+        every = 1.0 if status in LIVE else 2.0 if status in WAITING else None
+        st.fragment(run_every=every)(_run_status)()
 
 
 def _run_status() -> None:
@@ -30,6 +32,10 @@ def _run_status() -> None:
         st.caption("no run yet")
         return
     s = entry.handle.state()
+    watching = "" if state.is_owner(entry) else " · watching (read-only)"
+    if s.status in WAITING:
+        st.caption(f"**{s.status}**{watching} · waiting for a training slot")
+        return
     st.caption(f"**{s.status}** · step {s.step:,}/{s.total_steps:,} · epoch "
-               f"{min(s.epochs, int(s.epoch) + (s.status == 'running'))}/{s.epochs} · {s.device}")
+               f"{min(s.epochs, int(s.epoch) + (s.status == 'running'))}/{s.epochs} · {s.device}{watching}")
     st.progress(s.progress)

@@ -8,29 +8,63 @@ the same network, and a refresh reattaches to a running run.
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from dlviz.data import Dataset, load_dataset
 from dlviz.errors import UserError
+from dlviz.plots.warm import warm_up
+from dlviz.settings import settings
 from dlviz.train.process_backend import ProcessBackend
 from dlviz.train.runs import RunEntry, RunRegistry
+from dlviz.train.state import WAITING
+from dlviz.ui import identity, uploads
 from dlviz.workspace import Workspace, default_workspace
 
 WS_KEY = "dlviz_workspace"
 RUN_KEY = "dlviz_run"
-RUNS_KEY = "dlviz_session_runs"
 MSG_KEY = "dlviz_url_message"
 
 
 @st.cache_resource
 def registry() -> RunRegistry:
-    """One registry per server process: runs outlive a page or a browser tab.
-    (Only the registry is shared; each run belongs to the session that made it.)
+    """One registry per server process: runs outlive a page or a browser tab, and the
+    class shares its slots (settings from DLVIZ_* variables, see the README).
     Each run trains in a worker process of its own, so page redraws in this
-    process never take the GIL from training."""
-    backend = ProcessBackend()
+    process never take the GIL from training; a background thread does the
+    upkeep (dead workers, idle runs, the queue), never a page."""
+    cfg = settings()
+    warm_up()                    # Plotly's imports now, in one thread (see dlviz/plots/warm.py)
+    backend = ProcessBackend(timeout_s=cfg.worker_timeout_s)
     backend.warm_up()
-    return RunRegistry(backend, max_live=4, idle_s=600, keep=8)
+    reg = RunRegistry(backend, max_live=cfg.max_live_runs, idle_s=cfg.run_idle_s,
+                      keep=cfg.keep_runs, per_owner=cfg.runs_per_session,
+                      kept_run_bytes=cfg.kept_run_bytes, kept_total_bytes=cfg.kept_total_bytes)
+    reg.on_tick.append(_every(60.0, uploads.sweep_uploads))   # old and ended sessions' uploads
+    reg.start_ticker()
+    return reg
+
+
+def _every(period_s: float, job):
+    """``job`` at most once per ``period_s`` when called from the upkeep ticker."""
+    last = [float("-inf")]
+
+    def throttled():
+        now = time.monotonic()
+        if now - last[0] >= period_s:
+            last[0] = now
+            job()
+    return throttled
+
+
+def owner() -> str:
+    """This browser's id: the owner of the runs it starts."""
+    return identity.browser_id()
+
+
+def is_owner(entry: RunEntry | None) -> bool:
+    return entry is not None and entry.owner == owner()
 
 
 def workspace() -> Workspace:
@@ -40,7 +74,7 @@ def workspace() -> Workspace:
         text = st.query_params.get("net")
         if text:
             try:
-                ws = Workspace.from_url(text)
+                ws = uploads.check_workspace_dataset(Workspace.from_url(text))
             except UserError as e:
                 st.session_state[MSG_KEY] = f"The link's network could not be used: {e}"
         st.session_state[WS_KEY] = ws
@@ -73,6 +107,7 @@ def url_message() -> str | None:
 
 def dataset(ws: Workspace | None = None) -> Dataset:
     ws = ws or workspace()
+    uploads.check_workspace_dataset(ws)     # a link names built-in data or this session's own
     return load_dataset(ws.dataset, ws.params)
 
 
@@ -82,22 +117,30 @@ def current_run() -> RunEntry | None:
 
 def set_run(entry: RunEntry | None) -> None:
     st.session_state[RUN_KEY] = entry.run_id if entry else None
-    if entry is not None:
-        runs = st.session_state.setdefault(RUNS_KEY, [])
-        if entry.run_id not in runs:
-            runs.append(entry.run_id)
     sync_url()
 
 
 def session_runs() -> list[RunEntry]:
-    """The runs this session has started that the server still keeps, oldest first
-    (the current run included): what the Compare page offers."""
-    ids = st.session_state.get(RUNS_KEY, [])
-    current = st.session_state.get(RUN_KEY)
-    if current and current not in ids:
-        ids = ids + [current]       # reattached from a link
+    """This browser's runs that the server still keeps, oldest first, and the run it
+    watches if that is someone else's: what the Compare page and run pickers offer.
+    Kept by owner in the registry, so they survive a refresh."""
     reg = registry()
-    return [e for e in (reg.peek(i) for i in ids) if e is not None]
+    runs = reg.runs_of(owner())
+    current = reg.peek(st.session_state.get(RUN_KEY))
+    if current is not None and current not in runs:
+        runs.append(current)        # reattached from someone else's link
+    return runs
+
+
+def not_ready(entry: RunEntry) -> str | None:
+    """Why the run's model cannot be looked at yet (waiting for a slot, or lost before
+    its first snapshot), or None."""
+    s = entry.handle.state()
+    if s.status in WAITING:
+        return f"This run has not started yet ({s.message})"
+    if not s.timeline:
+        return s.message or "This run has no weights yet."
+    return None
 
 
 def pick_run(entry: RunEntry, key: str) -> RunEntry:

@@ -12,8 +12,6 @@ widgets not drawn are dropped by Streamlit on a page switch).
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import streamlit as st
 
 from dlviz.train.history import Snapshot
@@ -21,35 +19,21 @@ from dlviz.train.runs import RunEntry
 from dlviz.train.state import TrainerState
 
 NOW = -1                             # the "now" option of a live run
-SNAPS_KEY = "dlviz_snapshots"
 POS_KEY = "dlviz_timeline_pos"       # {run_id: (step or NOW, was it the newest option)}
 PLAY_KEY = "dlviz_timeline_play"     # {slider key: True while playing}
-CACHE_BYTES = 192 * 2**20            # snapshots kept per browser session
 PLAY_EVERY_S = 0.8
 
 
 def snapshot_at(entry: RunEntry, step: int | None) -> Snapshot:
     """The run's snapshot nearest ``step`` (None or NOW: the newest weights).
 
-    Snapshots never change once taken, so each is fetched from the training
-    process once per session and kept (bounded by bytes, oldest dropped).
+    Snapshots never change once taken: the run (``ManagedRun``) fetches each
+    from its worker once and keeps it for every viewer, within a byte budget,
+    so a class watching one run holds one copy, not one per browser.
     """
     if step is None or step == NOW:
         return entry.handle.latest_weights()
-    cache: OrderedDict = st.session_state.setdefault(SNAPS_KEY, OrderedDict())
-    key = (entry.run_id, step)
-    if key in cache:
-        cache.move_to_end(key)
-        return cache[key]
-    snap = entry.handle.snapshot(step)
-    cache[key] = cache[(entry.run_id, snap.step)] = snap
-    while len(cache) > 2 and sum(_nbytes(s) for s in cache.values()) > CACHE_BYTES:
-        cache.popitem(last=False)
-    return snap
-
-
-def _nbytes(s: Snapshot) -> int:
-    return sum(t.numel() * t.element_size() for t in s.weights.values())
+    return entry.handle.snapshot(step)
 
 
 def _label(step: int, s: TrainerState) -> str:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -68,15 +69,17 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    """The app served by ``streamlit run app.py`` on a free local port; its log is in test-output/."""
+@contextmanager
+def serve_app(cache_dir: str, name: str = "browser-test", **env_extra: str):
+    """``streamlit run app.py`` on a free local port, with ``env_extra`` set (e.g. the
+    DLVIZ_* limits); yields the URL (and the server process as ``.proc`` of the
+    returned string's owner below). Its log is test-output/streamlit-<name>.log."""
     OUTPUT.mkdir(exist_ok=True)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    log_path = OUTPUT / "streamlit-browser-test.log"
-    env = dict(os.environ, DLVIZ_THREADS="1")
-    env.setdefault("DLVIZ_CACHE_DIR", str(tmp_path_factory.mktemp("dlviz-browser-cache")))
+    log_path = OUTPUT / f"streamlit-{name}.log"
+    env = dict(os.environ, DLVIZ_THREADS="1", **env_extra)
+    env.setdefault("DLVIZ_CACHE_DIR", cache_dir)
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1",
            "--browser.gatherUsageStats", "false"]
@@ -92,9 +95,25 @@ def app_url(tmp_path_factory):
             if time.monotonic() > deadline:
                 pytest.fail(f"streamlit not healthy after {STARTUP_TIMEOUT_S} s; see {log_path}")
             time.sleep(0.25)
-        yield url
+        yield Served(url, proc)
     finally:
         _kill_group(proc)
+
+
+class Served(str):
+    """The app's URL, with its server process attached."""
+
+    def __new__(cls, url: str, proc: subprocess.Popen):
+        s = super().__new__(cls, url)
+        s.proc = proc
+        return s
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """The app served with the default settings, shared by the browser tests."""
+    with serve_app(str(tmp_path_factory.mktemp("dlviz-browser-cache"))) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
