@@ -34,8 +34,11 @@ def render() -> None:
     _controls(ws, ds, entry, problem)
     entry = state.current_run()
     if entry is None:
-        st.info("Press **Start** to train this network. The charts update live; you can leave "
-                "this page or refresh it and the run goes on.")
+        st.info("Press **Start** to train this network. Below: the untrained network, as "
+                "training will start from it. The charts update live; you can leave this page "
+                "or refresh it and the run goes on.")
+        if problem is None:
+            run_views.preview_views(ws.spec, ds, ws.config.seed)
         return
     if not state.is_owner(entry):
         st.info("You are **watching** this run: it belongs to the browser that started it, so its "

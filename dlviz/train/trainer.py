@@ -32,6 +32,7 @@ from dlviz.train.state import ENDED, TrainerState
 EVAL_SUBSET = 256          # samples per periodic evaluation (the final one uses all)
 OVERHEAD_SHARE = 0.01      # target share of training time for each recording activity
 MIN_INTERVAL_S = 0.05      # records more often than this are never seen
+MIN_POINTS = 40            # evaluations and health rows over a run, at least (if time allows)
 TIMELINE_BYTES = 256 * 2**20   # all snapshots of one run together
 # Divergence without NaN: a short running mean of the step loss far above where
 # it started (the smallest of the first steps' losses, floored so that a tiny
@@ -344,8 +345,12 @@ class Trainer:
                 by_cost, self.total_steps / (2 * self.config.max_snapshots))
         else:
             # at most ~1% of training time each, no denser than the bounded series
-            # can keep, and no more often than a screen can show
-            interval = max(by_cost, self.total_steps / 500, MIN_INTERVAL_S / st)
+            # can keep, and no more often than a screen can show; but evaluations and
+            # health at least MIN_POINTS times over a run (a curve of 3 points says
+            # nothing), and one slow measurement never pushes the next past the end
+            at_least = self.total_steps / MIN_POINTS
+            interval = max(min(by_cost, at_least), self.total_steps / 500,
+                           min(MIN_INTERVAL_S / st, at_least))
         self._due[what] = self.step_count + max(1, int(interval))
 
     def _record(self, step: int) -> None:

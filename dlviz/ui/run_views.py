@@ -28,6 +28,7 @@ from dlviz.views.predictions import confusion_matrix, denormalise, predict_proba
 from dlviz.views.weights import dense_weights, first_conv_filters
 
 VIEWERS_KEY = "dlviz_viewers"
+PREVIEW_KEY = "dlviz_preview"
 MOSAIC_N = 32
 CONFUSION_N = 1000
 
@@ -75,6 +76,22 @@ def curves(s: TrainerState, task: str) -> None:
     c1.plotly_chart(loss_figure(s.history, s.evals, task), width="stretch", key="run_loss")
     if task == "classification":
         c2.plotly_chart(accuracy_figure(s.evals), width="stretch", key="run_acc")
+
+
+def preview_views(spec, ds, seed: int, key: str = "preview") -> None:
+    """The untrained network before Start: the weights the run will start from (the
+    trainer builds with the same seed), so the first live picture continues this one."""
+    cache = st.session_state.setdefault(PREVIEW_KEY, {})
+    ident = (spec.to_json(indent=None), seed)
+    if ident not in cache:
+        cache.clear()                          # one preview per session
+        cache[ident] = build(spec, "cpu", seed=seed)
+    net = cache[ident]
+    net.model.eval()
+    if ds.points_train is not None:
+        _plane_views(net, ds, 0, key, False)
+    elif ds.is_image:
+        _image_views(net, ds, 0, key, False)
 
 
 def model_views(entry: RunEntry, snap: Snapshot, key: str = "run", stacked: bool = False) -> None:
