@@ -207,7 +207,12 @@ def _live() -> None:
             pass                    # a run lost before its first snapshot: the message says so
         else:
             step = timeline.timeline_slider(entry, s, TIMELINE_KEY)
-            run_views.model_views(entry, timeline.snapshot_at(entry, step))
+            try:
+                snap = timeline.snapshot_at(entry, step)
+            except UserError as e:       # the worker was lost between two reads
+                st.warning(str(e))
+                return
+            run_views.model_views(entry, snap)
 
 
 render()

@@ -158,7 +158,7 @@ def test_network_figure_draws_one_line_per_weight_and_a_tile_per_unit():
     fig = network_figure(layers, weights, out, input_names=["x1", "x2"])
     assert len(lines(fig)) == 2 * 4 + 4 * 2 + 2                  # + one line per unit to the output
     heat = [t for t in fig.data if isinstance(t, go.Heatmap)]
-    assert len(heat) == 2 + 4 + 2 + 1
+    assert len(heat) == 1 and len(pictures(fig)) == 2 + 4 + 2   # neuron tiles are pictures
     assert all(np.asarray(h.z).shape == (12, 12) for h in heat)
     # colour gives the sign: weights[0][b, a] joins input a to dense1 unit b (first lines drawn)
     w = weights[0]
@@ -173,7 +173,7 @@ def test_network_figure_draws_one_line_per_weight_and_a_tile_per_unit():
 def test_network_figure_shows_at_most_8_units_per_layer():
     layers, weights, out = network_inputs(units=(3, 12, 10))
     fig = network_figure(layers, weights, out)
-    assert len([t for t in fig.data if isinstance(t, go.Heatmap)]) == 3 + 8 + 8 + 1
+    assert len([t for t in fig.data if isinstance(t, go.Heatmap)]) == 1 and len(pictures(fig)) == 3 + 8 + 8
     assert len(lines(fig)) == 3 * 8 + 8 * 8 + 8
     assert "+4 more" in annotation_texts(fig) and "+2 more" in annotation_texts(fig)
 
@@ -296,3 +296,31 @@ def test_architecture_figure_has_a_box_per_layer(key, shape, outputs, label):
     heights = [b.y1 - b.y0 for b in boxes]
     if key == "lenet":                    # 28x28 maps are taller than 14x14, pooled ones shorter
         assert heights[1] > heights[2] > heights[4]
+
+
+def pictures(fig):
+    return [t for t in fig.data if t.type == "image"]
+
+
+def test_neuron_tiles_are_pictures_with_the_diverging_colours():
+    import base64
+    import io
+
+    from PIL import Image
+
+    from dlviz.plots.network_view import network_figure
+    from dlviz.plots.png import diverging_rgb
+    g = np.linspace(-1, 1, 12)
+    maps = np.stack([np.tile(g, (12, 1)), -np.tile(g, (12, 1))])      # (2, 12, 12): left-right ramps
+    fig = network_figure([("input", maps), ("dense1", maps)], [np.ones((2, 2)), np.ones((2, 2))],
+                         np.zeros((12, 12)), task="classification", num_classes=2)
+    images = [t for t in fig.data if t.type == "image"]
+    assert len(images) == 4                       # 2 inputs + 2 hidden units; the output stays a heatmap
+    png = Image.open(io.BytesIO(base64.b64decode(images[0].source.split(",", 1)[1])))
+    rgb = np.asarray(png)
+    assert rgb.shape == (12, 12, 3)
+    assert (rgb == diverging_rgb(maps[0], -1, 1)).all()
+    # -1 is orange, +1 blue, 0 white: the style's diverging scale
+    assert tuple(rgb[0, 0]) == (0xf5, 0x93, 0x22) and tuple(rgb[0, -1]) == (0x08, 0x77, 0xbd)
+    assert tuple(diverging_rgb(np.zeros((1, 1)), -1, 1)[0, 0]) == (255, 255, 255)
+    assert len(fig.to_json()) < 40_000

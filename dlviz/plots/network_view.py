@@ -6,8 +6,9 @@ consecutive columns (width proportional to |w|, blue for positive and orange
 for negative weights, as in Playground), and the model's output over the
 plane as a larger tile on the right.
 
-Everything is drawn on ONE pair of axes: each tile is a heatmap trace placed
-with x0/dx/y0/dy, each connection a line shape. Many subplots would be slow
+Everything is drawn on ONE pair of axes: each neuron tile is a small PNG image
+(the output tile a heatmap, for its hover values) placed with x0/dx/y0/dy,
+each connection a line shape. Many subplots would be slow
 to paint in a browser (see DESIGN.md).
 """
 
@@ -18,6 +19,7 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from dlviz.plots.png import diverging_rgb, png_data_uri
 from dlviz.plots.style import BLUE, DIVERGING, INK, MUTED, ORANGE, base_layout, class_colours
 
 MAX_UNITS = 8           # tiles shown per column; the rest is a "+N more" note
@@ -66,6 +68,23 @@ class _Canvas:
 
     def add_annotation(self, **annotation) -> None:
         self.annotations.append(annotation)
+
+
+def _image_tile(fig: _Canvas, z: np.ndarray, x: float, y: float, size: float, *,
+                zmin: float, zmax: float, hover: str) -> None:
+    """``z`` (G, G), row 0 at the bottom, as a PNG picture filling [x, x+size] x [y, y+size].
+
+    A neuron tile as a heatmap costs the server its G*G values in JSON (8 tiles
+    of 60x60: ~250 KB a redraw) and the browser a heatmap to paint; as a small
+    PNG in a data URI it is ~3 KB and an image to place, which keeps a live
+    page redrawing twice a second off the trainer's core. Hover names the unit."""
+    g_rows, g_cols = z.shape
+    rgb = diverging_rgb(z, zmin, zmax)                      # (G, G, 3) uint8, row 0 first
+    fig.add_trace(go.Image(source=png_data_uri(rgb), x0=x + size / g_cols / 2, dx=size / g_cols,
+                           y0=y + size / g_rows / 2, dy=size / g_rows, hovertemplate=hover,
+                           name=""))
+    fig.add_shape(type="rect", x0=x, x1=x + size, y0=y, y1=y + size,
+                  line=dict(color=BORDER, width=1), layer="above")
 
 
 def _tile(fig: _Canvas, z: np.ndarray, x: float, y: float, size: float, *, colorscale,
@@ -180,8 +199,8 @@ def network_figure(layers: Sequence[tuple[str, np.ndarray]], weights: Sequence[n
         for u in range(shown[i]):
             m = _absmax(maps[u] if i == 0 else maps[:shown[i]])
             label = input_names[u] if i == 0 and input_names and u < len(input_names) else f"{name}[{u}]"
-            _tile(fig, maps[u], xs[i], ys[i][u] - TILE / 2, TILE, colorscale=DIVERGING, zmin=-m,
-                  zmax=m, hover=f"{label}<br>output %{{z:.3f}}<extra></extra>")
+            _image_tile(fig, maps[u], xs[i], ys[i][u] - TILE / 2, TILE, zmin=-m, zmax=m,
+                        hover=f"{label}<extra></extra>")
             if i == 0 and input_names and u < len(input_names):
                 fig.add_annotation(text=input_names[u], x=xs[i] - 0.08, y=ys[i][u], xanchor="right",
                                    showarrow=False, font=dict(size=11, color=INK))

@@ -70,6 +70,7 @@ class ManagedRun:
         self._last_status = "idle"           # the worker's status at the last poll
         self._state: TrainerState | None = None     # the newest state read, or the final one
         self._snaps: dict[int, Snapshot] = {}       # by step: shared by every viewer
+        self._latest: Snapshot | None = None        # the newest live weights a viewer saw
         self._message = ""
 
     # -- phase ------------------------------------------------------------------
@@ -330,6 +331,8 @@ class ManagedRun:
         if ok:
             self._remember(step, snap)
             return snap
+        if not self._snaps and self._latest is not None:
+            return self._latest
         if not self._snaps:
             raise UserError(self._state.message if self._state else "this run has no weights yet")
         steps = sorted(self._snaps)
@@ -340,7 +343,10 @@ class ManagedRun:
     def latest_weights(self) -> Snapshot:
         ok, snap = self._live("latest_weights")
         if ok:
+            self._latest = snap                  # what the views show if the worker is lost
             return snap
+        if not self._snaps and self._latest is not None:
+            return self._latest
         return self.snapshot(None)
 
     def _remember(self, asked: int | None, snap: Snapshot) -> None:
