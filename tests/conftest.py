@@ -8,6 +8,10 @@ from dlviz.data.dataset import Dataset
 
 # one intra-op thread, like the app on this 2-core machine: faster and less noisy
 torch.set_num_threads(1)
+# ...and kept at one: app.py (run in-process by AppTest) calls set_cpu_threads(), which
+# would otherwise give every later test cores - 1 threads (another float32 reduction
+# order, another trained model) on a machine with more cores
+os.environ.setdefault("DLVIZ_THREADS", "1")
 
 
 @pytest.fixture(autouse=True, scope="session")

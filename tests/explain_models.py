@@ -1,8 +1,17 @@
 """Models the explanation tests share (a helper module, not a test file).
 
 ``shapes_cnn()`` trains a small CNN on the synthetic shapes once per test
-process (~13 s on one CPU thread, ~80% test accuracy) and returns it with
+process (~11 s on one CPU thread, ~87% test accuracy) and returns it with
 its dataset and timeline, for the trust checks and the mask-share test.
+
+Float32 rounding differs between CPUs (kernels, thread counts), and training
+amplifies it: another CPU trains another model from the same seed. The
+settings are chosen for a steady outcome. Measured over 15 trainings from
+seed 0 (1 or 2 threads; AVX-512, AVX2 and SSE kernels; initial weights
+perturbed by 1e-6..1e-4, the size of rounding): test accuracy 81-93%, and
+the thresholds in test_explain_trust / test_explain_shapes met with margin by
+every one. The previous settings (batch 64, lr 0.003, 6 epochs) gave 75-91%,
+and 6 of 14 such trainings failed one of those tests.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ def shapes_cnn():
     """(net in eval mode, dataset, trainer state final metrics, timeline snapshots)."""
     ds = load_dataset("shapes", n_samples=6000)
     spec = small_cnn_spec(ds.input_shape, ds.output_size)
-    trainer = Trainer(spec, ds, TrainConfig(optimizer="adam", lr=0.003, batch_size=64, epochs=6,
+    trainer = Trainer(spec, ds, TrainConfig(optimizer="adam", lr=0.002, batch_size=32, epochs=8,
                                             seed=0, max_snapshots=6))
     trainer.start()
     assert trainer.join(300)
