@@ -14,7 +14,6 @@ import re
 import signal
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -23,6 +22,7 @@ try:
 except ImportError:         # the `browser` fixture skips (or, in CI, fails) with the reason
     expect = None
 
+from bench.class_load import children
 from dlviz.workspace import default_workspace
 
 from .conftest import serve_app, shot
@@ -40,21 +40,9 @@ def class_url(tmp_path_factory):
         yield url
 
 
-def _children(pid: int) -> list[int]:
-    kids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            kids.append(int(stat.parent.name))
-    return kids
-
-
 def _workers(server_pid: int) -> list[int]:
     """The training workers: children of the server's forkserver (its children's children)."""
-    return [w for child in _children(server_pid) for w in _children(child)]
+    return [w for child in children(server_pid) for w in children(child)]
 
 
 def _status(page) -> str:
