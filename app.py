@@ -1,11 +1,18 @@
 """dlviz web app: ``streamlit run app.py``."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from dlviz.train.device import set_cpu_threads
 from dlviz.ui import identity, state
 from dlviz.ui.sidebar import sidebar
 
+
+# The tab's icon is a file of ours: a ":material/...:" page icon makes the browser
+# fetch an SVG from fonts.gstatic.com (Streamlit bundles the icon font for the
+# page, not the favicon), which fails offline, and the app needs no network.
+ICON = str(Path(__file__).resolve().parent / "assets" / "icon.png")
 
 # the home page's steps: (title, what it does, page, link label, icon)
 STEPS = [
@@ -44,7 +51,7 @@ def home() -> None:
 
 def main() -> None:
     set_cpu_threads()            # once per process, in the main thread: leave a core for the server
-    st.set_page_config(page_title="dlviz", page_icon=":material/neurology:", layout="wide")
+    st.set_page_config(page_title="dlviz", page_icon=ICON, layout="wide")
     identity.browser_id()        # who is looking: the owner of the runs this browser starts
     identity.write_cookie()
     # pages live in app_pages/, not pages/: Streamlit treats a pages/ folder as
@@ -61,8 +68,10 @@ def main() -> None:
     message = state.url_message()
     if message:
         st.warning(message)
-    sidebar()
     page.run()
+    # drawn after the page, which may change the workspace (a new dataset, a preset): drawn
+    # before it, the sidebar named the previous network until the next click
+    sidebar()
     state.sync_url()
 
 

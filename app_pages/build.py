@@ -16,12 +16,15 @@ from dlviz.plots.images import sample_grid
 from dlviz.plots.plane import dataset_figure
 from dlviz.presets import PRESETS
 from dlviz.spec import NetSpec, SpecError, analyse
-from dlviz.ui import state, uploads
+from dlviz.data.toy2d import DEFAULT_NOISE
+from dlviz.ui import keep, state, uploads
 from dlviz.ui.layer_editor import bump_version, layer_editor
 from dlviz.views.predictions import denormalise
-from dlviz.workspace import adapt_to_dataset
+from dlviz.workspace import adapt_to_dataset, params_for_dataset, samples_shown
 
 UPLOAD = "your images (zip)"
+CUSTOM = "custom"
+CUSTOM_LABEL = "custom — your own layers (edited from a preset, or loaded)"
 
 
 def render() -> None:
@@ -45,26 +48,37 @@ def _dataset_section(ws):
     key = st.selectbox("Dataset", keys, index=keys.index(current),
                        format_func=lambda k: k if k == UPLOAD else f"{k} — {DATASETS[k].description}",
                        key="build_dataset")
-    params = ws.params
     dataset_key = key
     if key == UPLOAD:
         dataset_key = _upload_zip(ws)
         if dataset_key is None:
             return None
-    elif DATASETS[key].input_shape == (2,):
+    # another dataset brings its own sample count and noise (workspace.params_for_dataset),
+    # and the widgets below follow: they are keyed alone, and would keep the old values
+    params = params_for_dataset(ws.dataset, dataset_key, ws.params)
+    if dataset_key != ws.dataset:
+        _note_what_changed(ws.dataset, ws.params, dataset_key, params)
+    if key in DATASETS and DATASETS[key].input_shape == (2,):
         c1, c2 = st.columns(2)
-        noise = c1.slider("Noise", 0.0, 1.0, params.noise if params.noise is not None else 0.0, 0.05,
-                          key="build_noise")
-        n = c2.slider("Samples", 100, 2000, params.n_samples or DATASETS[key].default_samples, 50,
-                      key="build_samples")
-        feats = st.multiselect("Input features", list(FEATURES), default=list(params.features),
-                               key="build_features")
+        noise = params.noise if params.noise is not None else DEFAULT_NOISE.get(key, 0.0)
+        keep.follow("build_noise", float(noise))
+        noise = c1.slider("Noise", 0.0, 1.0, step=0.05, key="build_noise")
+        n = samples_shown(key, params)
+        keep.follow("build_samples", n)
+        n = c2.slider("Samples", min(100, n), max(2000, n), step=50 if n % 50 == 0 else 1, key="build_samples")
+        keep.follow("build_features", list(params.features))
+        feats = st.multiselect("Input features", list(FEATURES), key="build_features")
         params = replace(params, noise=noise, n_samples=n, features=tuple(feats) or ("x1", "x2"))
-    else:
-        n = st.slider("Samples", 500, 20000, params.n_samples or DATASETS[key].default_samples, 500,
+    elif key in DATASETS:
+        n = samples_shown(key, params)
+        keep.follow("build_samples_img", n)
+        n = st.slider("Samples", min(500, n), max(20000, n), step=500 if n % 500 == 0 else 1,
                       key="build_samples_img")
         params = replace(params, n_samples=n, noise=None, features=("x1", "x2"))
-    test_fraction = st.slider("Test share", 0.1, 0.5, params.test_fraction, 0.05, key="build_test")
+    keep.follow("build_test", params.test_fraction)
+    # a link may hold a share outside the slider's usual range: the range grows to show it
+    test_fraction = st.slider("Test share", min(0.1, params.test_fraction), max(0.5, params.test_fraction),
+                              step=0.05, key="build_test")
     params = replace(params, test_fraction=test_fraction)
     try:
         ds = load_dataset(dataset_key, params)
@@ -75,8 +89,26 @@ def _dataset_section(ws):
         ws = adapt_to_dataset(ws, dataset_key, params, ds.input_shape, ds.output_size, ds.task)
         bump_version()
         state.set_workspace(ws)
+    note = st.session_state.get(NOTE_KEY)
+    if note and note[0] == ws.dataset:        # until the next change of dataset
+        st.info(note[1], icon=":material/info:")
     _preview(ds)
     return ds
+
+
+NOTE_KEY = "build_dataset_note"
+
+
+def _note_what_changed(old: str, old_params, new: str, params) -> None:
+    """A switch of dataset that changes the sample count says so, with the numbers,
+    under the settings for as long as that dataset stays chosen."""
+    was, now = samples_shown(old, old_params), samples_shown(new, params)
+    st.session_state.pop(NOTE_KEY, None)
+    if was is not None and was != now:
+        name = old if old in DATASETS else "the previous data"
+        now_text = f"{now:,}, the default for {new}" if now is not None else "all of its images"
+        st.session_state[NOTE_KEY] = (new, f"Samples: {now_text}, not the {was:,} of {name} "
+                                           f"(a count for one dataset is not one for another).")
 
 
 def _upload_zip(ws) -> str | None:
@@ -122,10 +154,16 @@ def _preview(ds) -> None:
 def _network_section(ws) -> None:
     st.subheader("Network")
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    presets = list(PRESETS)
-    preset = c1.selectbox("Preset", presets, index=presets.index(ws.preset) if ws.preset in presets else 0,
-                          format_func=lambda k: f"{k} — {PRESETS[k].description}", key="build_preset")
-    if c2.button("Use preset", key="build_use_preset"):
+    # the box names the network's preset, or "custom" once it is edited (as the sidebar
+    # does): it follows the workspace, and a preset picked but not used yet says so
+    presets = [CUSTOM] + list(PRESETS)
+    keep.follow("build_preset", ws.preset if ws.preset in PRESETS else CUSTOM)
+    preset = c1.selectbox("Preset", presets, key="build_preset",
+                          format_func=lambda k: CUSTOM_LABEL if k == CUSTOM else f"{k} — {PRESETS[k].description}")
+    chosen_other = preset != (ws.preset if ws.preset in PRESETS else CUSTOM)
+    if chosen_other and preset != CUSTOM:
+        st.caption(f"The network is still **{ws.preset or 'custom'}**: **Use preset** replaces it with {preset}.")
+    if c2.button("Use preset", key="build_use_preset", disabled=preset == CUSTOM):
         try:
             ws = ws.with_preset(preset, ws.spec.input_shape, ws.spec.outputs, ws.spec.task)
             bump_version()
@@ -173,16 +211,26 @@ def _save_load(ws) -> None:
                        mime="application/json", key="build_save")
     up = c2.file_uploader("Load network (JSON)", type=["json"], key="build_load")
     if up is not None:
+        # a file is read once; what came of it stays on screen while it is in the box
+        # (a message drawn only on the run that read it vanished at the next click)
         digest = hashlib.sha256(up.getvalue()).hexdigest()
-        if st.session_state.get("build_loaded") != digest:
-            st.session_state["build_loaded"] = digest
+        held = st.session_state.get("build_loaded")
+        if held is None or held[0] != digest:
             try:
                 spec = NetSpec.from_json(up.getvalue().decode("utf-8", errors="replace"))
+            except UserError as e:
+                st.session_state["build_loaded"] = (digest, f"Could not load {up.name}: {e}. "
+                                                            f"The network is unchanged.")
+            else:
+                st.session_state["build_loaded"] = (digest, None)
                 state.set_workspace(replace(ws, spec=spec, preset=""))
                 bump_version()
                 st.rerun()
-            except UserError as e:
-                st.error(f"Could not load that file: {e}")
+        error = st.session_state["build_loaded"][1]
+        if error:
+            c2.error(error)
+        else:
+            c2.caption(f"Loaded {up.name}: the network above is the file's.")
     st.text_input("Link to this network and its training settings", state.share_link(ws),
                   key=f"build_link_{hash(ws.to_url())}", help="Copy it: opening it rebuilds this setup.")
 

@@ -20,7 +20,7 @@ def render() -> None:
                 + (f"; you have one so far: {state.run_label(runs[0])}." if runs else "."))
         st.page_link("app_pages/train.py", label="Train a network", icon=":material/monitoring:")
         return
-    labels = {e.run_id: state.run_label(e) for e in runs}
+    labels = {e.run_id: state.run_label(e, runs) for e in runs}   # named by what sets each apart
     ids = list(labels)
     c1, c2 = st.columns(2)
     a = c1.selectbox("Left", ids, index=len(ids) - 2, format_func=labels.get, key="cmp_a")
@@ -29,15 +29,17 @@ def render() -> None:
         st.warning("Pick two different runs.")
         return
     live = any(e.handle.status in ACTIVE for e in runs if e.run_id in (a, b))
-    st.fragment(run_every=0.5 if live else timeline.play_interval(TIMELINE_KEY))(_body)(a, b)
+    st.fragment(run_every=0.5 if live else timeline.play_interval(TIMELINE_KEY))(_body)(a, b, live)
 
 
-def _body(a: str, b: str) -> None:
+def _body(a: str, b: str, was_live: bool) -> None:
     reg = state.registry()
     left, right = reg.get(a), reg.get(b)
     if left is None or right is None:
         st.warning("One of these runs is no longer kept by the server.")
         return
+    if any(e.handle.status in ACTIVE for e in (left, right)) != was_live:
+        st.rerun()      # a run ended: redraw the page, so the pickers' labels follow
     for e in (left, right):
         waiting = state.not_ready(e)
         if waiting:

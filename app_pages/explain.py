@@ -7,7 +7,7 @@ import hashlib
 import streamlit as st
 
 from dlviz.plots.unit_values import probabilities_figure
-from dlviz.ui import explain_views, state
+from dlviz.ui import explain_views, keep, state
 from dlviz.ui.input_picker import pick_input, show_input
 from dlviz.views.predictions import predict_proba
 
@@ -65,16 +65,24 @@ def render() -> None:
         st.info("Pick at least one method.")
         return
     c1, c2, _ = st.columns([2, 2, 3])
-    opacity = c1.slider("Overlay opacity", 0.0, 1.0, 0.7, 0.05, key="explain_opacity")
-    signed_view = (c2.segmented_control("Show", ["signed", "absolute"], default="signed", key="explain_signed",
-                                        help="signed: red raises the class score, blue lowers it; "
-                                             "absolute: how much, either way") or "signed") == "signed"
+    # kept across the runs that stop before drawing them (an upload not made yet)
+    keep.keep("explain_opacity", 0.7)
+    opacity = c1.slider("Overlay opacity", 0.0, 1.0, step=0.05, key="explain_opacity")
+    keep.kept("explain_opacity", opacity)
+    keep.keep("explain_signed", "signed")
+    shown = c2.segmented_control("Show", ["signed", "absolute"], key="explain_signed",
+                                 help="signed: red raises the class score, blue lowers it; "
+                                      "absolute: how much, either way") or "signed"
+    keep.kept("explain_signed", shown)
+    signed_view = shown == "signed"
     class_name = classes[target] if classification else "the output"
     with st.spinner("explaining..."):
         results = explain_views.attributions(model, picked, input_id, target, chosen, params, layers)
     sections = SECTIONS if model.entry is not None else [SECTIONS[0], SECTIONS[2]]
-    section = st.segmented_control("Section", sections, default=sections[0], key="explain_section",
+    keep.keep("explain_section", sections[0], valid=lambda v: v if v in sections else None)
+    section = st.segmented_control("Section", sections, key="explain_section",
                                    label_visibility="collapsed") or sections[0]
+    keep.kept("explain_section", section)
     if section == SECTIONS[0]:
         st.markdown(f"**Why {class_name}?**")
         explain_views.show_attributions(results, picked, ds, signed_view, opacity)

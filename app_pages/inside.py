@@ -27,15 +27,17 @@ def render() -> None:
         return
     live = entry.handle.status in LIVE
     every = timeline.play_interval(TIMELINE_KEY) or (1.0 if live else None)
-    st.fragment(run_every=every)(_body)(entry.run_id)
+    st.fragment(run_every=every)(_body)(entry.run_id, live)
 
 
-def _body(run_id: str) -> None:
+def _body(run_id: str, was_live: bool) -> None:
     entry = state.registry().get(run_id)
     if entry is None:
         st.warning("This run is no longer kept by the server.")
         return
     s = entry.handle.state()
+    if s.live != was_live:
+        st.rerun()      # the run ended (or started): redraw the page, so the run picker's label follows
     step = timeline.timeline_slider(entry, s, TIMELINE_KEY)
     snap = timeline.snapshot_at(entry, step)
     view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="inside_view",

@@ -212,7 +212,7 @@ def _live() -> None:
             except UserError as e:       # the worker was lost between two reads
                 st.warning(str(e))
                 return
-            run_views.model_views(entry, snap)
+            run_views.model_views(entry, snap, live=s.live)
 
 
 render()

@@ -177,7 +177,7 @@ def _explain(args) -> int:
 
     from dlviz.bundle import load_bundle
     from dlviz.data.model_input import prepare_upload
-    from dlviz.explain import METHODS, attribute, available_methods, default_methods
+    from dlviz.explain import METHODS, attribute, available_methods, default_methods, delta_check
     from dlviz.plots.attribution import explanation_sheet, overlay
     from dlviz.train.device import set_cpu_threads
     from dlviz.views import predict_proba
@@ -211,7 +211,9 @@ def _explain(args) -> int:
             overlay(prep.shown, a.map2d, METHODS[key].signed, args.opacity).save(path)
         else:            # conductance of a dense layer: one bar per unit
             explanation_sheet(None, [a], [METHODS[key].label]).save(path)
+        check = delta_check(a)          # a delta means something only next to the map's own size
         entry = {"file": path, "delta": None if a.delta is None else round(a.delta, 6),
+                 "delta_large": None if check is None else check.large,
                  "layer": a.layer, "seconds": round(a.seconds, 4)}
         if args.npy:
             entry["npy"] = os.path.join(args.out, f"{stem}-{key}.npy")

@@ -38,8 +38,8 @@ MAX_INPUT_CHANNELS = 4                 # an image input: grey, RGB (or RGBA)
 MAX_INPUT_SIDE = 1024                  # as an IDX file's images may be
 MAX_NAME_CHARS = 200
 
-# Whole-number layer settings: (smallest, largest). The layer editor offers exactly
-# these ranges, so a value the editor cannot show is one the spec refuses, by name.
+# Whole-number layer settings: (smallest, largest). The layer editor's boxes take any
+# number and leave these limits to check_layer, whose message under the layer names them.
 INT_LIMITS = {"units": (1, 1024), "channels": (1, 256), "kernel": (1, 11), "stride": (1, 4),
               "padding": (0, 5)}
 POOL_STRIDE_LIMITS = (0, 4)            # 0: the kernel size (windows side by side)

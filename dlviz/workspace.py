@@ -103,6 +103,38 @@ def _changed(c: TrainConfig) -> dict:
 
 
 
+def _is_toy(key: str) -> bool:
+    return key in DATASETS and DATASETS[key].input_shape == (2,)
+
+
+def params_for_dataset(old: str, new: str, params: DatasetParams) -> DatasetParams:
+    """The dataset settings to start ``new`` with when the user switches from ``old``.
+
+    A sample count or a noise level means something else on another dataset:
+    500 is a 2-D set's default but would train digits on 400 images instead of
+    its 12,000, and noise is label noise on circle but jitter on spiral. So they
+    become the new dataset's own defaults (``None``), except that the sample count
+    carries between the 2-D sets, which share a default and a range. The test
+    share and the seed carry everywhere, the input features between 2-D sets,
+    the image size between folders.
+    """
+    if new == old:
+        return params
+    toys = _is_toy(old) and _is_toy(new)
+    folders = old.startswith("folder:") and new.startswith("folder:")
+    return replace(params, n_samples=params.n_samples if toys else None, noise=None,
+                   features=params.features if toys else DatasetParams().features,
+                   image_size=params.image_size if folders else None)
+
+
+def samples_shown(key: str, params: DatasetParams) -> int | None:
+    """The sample count a dataset is built with: the setting, else the dataset's default
+    (None for data from files: all of them)."""
+    if params.n_samples is not None:
+        return params.n_samples
+    return DATASETS[key].default_samples if key in DATASETS else None
+
+
 def adapt_to_dataset(ws: "Workspace", dataset: str, params: DatasetParams, input_shape,
                      outputs: int, task: str) -> "Workspace":
     """The same workspace on another dataset: a preset network is rebuilt for it

@@ -455,9 +455,38 @@ def test_layer_editor_shows_an_over_limit_value_as_is_with_the_spec_message():
     at = AppTest.from_function(_editor_app, default_timeout=60)
     at.run()
     assert not at.exception
-    assert at.number_input(key="L0_0_units_free").value == 5000          # not clamped to 1,024
+    assert at.number_input(key="L0_0_units").value == 5000               # not clamped to 1,024
     assert [e.value for e in at.error] == ["layer 1 dense: units 5,000 is over the limit of 1,024 "
                                            "on this server"]
-    units = at.number_input(key="L0_2_units")
-    assert (units.min, units.max) == INT_LIMITS["units"]                # the spec's own limits
-    assert at.number_input(key="L0_1_p").max == MAX_DROPOUT
+    # the boxes take any number and leave the limits to the spec check and its message
+    assert at.number_input(key="L0_2_units").max > INT_LIMITS["units"][1]
+    assert at.number_input(key="L0_1_p").max > MAX_DROPOUT
+
+
+def _editing_app():
+    import streamlit as st
+
+    from dlviz.spec import LayerSpec, NetSpec, SpecError, analyse
+    from dlviz.ui.layer_editor import layer_editor
+    spec = st.session_state.setdefault("spec", NetSpec((2,), 2, [LayerSpec("dense", units=8)]))
+    try:
+        analyse(spec)
+        err = None
+    except SpecError as e:
+        err = e
+    edited = layer_editor(spec, err)
+    if edited != spec:
+        st.session_state["spec"] = edited
+        st.rerun()
+
+
+def test_typing_a_value_over_the_limit_reaches_the_spec_check_and_its_message():
+    """A box bounded by the limits refused 100,000 in the browser with a small red mark
+    only; the box now hands it on, and the layer says what is allowed."""
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_function(_editing_app, default_timeout=60)
+    at.run()
+    at.number_input(key="L0_0_units").set_value(100_000).run()
+    assert not at.exception
+    assert at.session_state["spec"].layers[0].args["units"] == 100_000
+    assert "layer 1 dense: units 100,000 is over the limit of 1,024 on this server" in [e.value for e in at.error]

@@ -75,6 +75,9 @@ def test_happy_path_writes_overlays_and_prints_one_json_line(digits_bundle, phot
     assert list(res["methods"]) == ["saliency", "integrated_gradients", "gradcam"]
     assert res["methods"]["saliency"]["delta"] is None
     assert isinstance(res["methods"]["integrated_gradients"]["delta"], float)
+    # and whether it is large next to the map (a bare "delta 2" says nothing)
+    assert isinstance(res["methods"]["integrated_gradients"]["delta_large"], bool)
+    assert res["methods"]["saliency"]["delta_large"] is None
     assert res["methods"]["gradcam"]["layer"] == "conv1_relu"
     assert res["input"] == "resized 120x90 -> 28x28 (centre crop), grayscale, inverted, normalised"
     assert res["suggest_invert"] is False

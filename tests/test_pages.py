@@ -118,3 +118,49 @@ def test_damaged_link_gets_a_message_and_the_default_network():
     at.run()
     no_exceptions(at)
     assert any("could not be used" in w.value for w in at.warning)
+
+
+def test_train_page_draws_the_untrained_network_before_start():
+    """Before Start: the decision boundary and neuron maps of the weights the run will
+    start from; a new seed redraws them."""
+    at = app(default_workspace())
+    at.run()
+    at.switch_page("app_pages/train.py").run()
+    no_exceptions(at)
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2                       # boundary + network view
+    boundary = charts[0].proto.spec
+    at.number_input(key="t_seed").set_value(7).run()
+    no_exceptions(at)
+    assert at.get("plotly_chart")[0].proto.spec != boundary    # other initial weights
+    # the preview's weights are the run's step-0 weights (same seed, same build)
+    from dlviz.build import build
+    from dlviz.ui.run_views import PREVIEW_KEY
+    (ident, net), = at.session_state[PREVIEW_KEY].items()
+    ws = default_workspace()
+    ref = build(ws.spec, "cpu", seed=7).model.state_dict()
+    assert ident[1] == 7
+    assert all((net.model.state_dict()[k] == v).all() for k, v in ref.items())
+
+
+def test_an_ended_image_run_counts_the_whole_test_set_as_its_accuracy_does():
+    """'970/1000 right' beside a test accuracy over 2,400 disagreed: an ended run's
+    mosaic caption and confusion matrix count every test image."""
+    from dataclasses import replace
+    ws = workspace_for("lenet")
+    ws = replace(ws, params=DatasetParams(n_samples=6000), config=ws.config.replace(epochs=1))
+    at = app(ws)
+    at.run()
+    at.switch_page("app_pages/train.py").run()
+    at.button(key="t_start").click().run()
+    from conftest import wait_for
+    from dlviz.ui.state import registry
+    run_id = at.query_params["run"][0] if isinstance(at.query_params["run"], list) else at.query_params["run"]
+    assert wait_for(lambda: registry().get(run_id).handle.status == "finished", 120)
+    at.run()
+    no_exceptions(at)
+    s = registry().get(run_id).handle.state()
+    n_test = 1200                                  # 6,000 samples, a fifth for testing: over 1,000
+    right = round(s.final["test_accuracy"] * n_test)
+    captions = [im.caption for i in at.get("image") for im in i.proto.imgs]
+    assert any(f"{right:,}/{n_test:,} test images right" in c for c in captions), captions

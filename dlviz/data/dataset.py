@@ -53,4 +53,4 @@ class Dataset:
     def summary(self) -> str:
         shape = "x".join(str(s) for s in self.input_shape)
         kind = f"{self.num_classes} classes" if self.task == "classification" else "regression"
-        return f"{self.key}: input {shape}, {kind}, {len(self.x_train)} train / {len(self.x_test)} test"
+        return f"{self.key}: input {shape}, {kind}, {len(self.x_train):,} train / {len(self.x_test):,} test"

@@ -10,19 +10,19 @@ one per trust check); this package re-exports the public surface. Nothing
 here imports streamlit; the renderers are in ``dlviz.plots.attribution``.
 """
 
-from dlviz.explain.attribute import Attribution, attribute
+from dlviz.explain.attribute import Attribution, DeltaCheck, attribute, delta_check
 from dlviz.explain.baselines import BASELINES, make_baseline
 from dlviz.explain.deletion import DeletionCurve, deletion_curve, insertion_curve
 from dlviz.explain.layers import default_layer, layer_choices
 from dlviz.explain.mask_share import MaskShare, mask_share
 from dlviz.explain.params import Param
 from dlviz.explain.randomisation import RandomisationResult, randomisation_check
-from dlviz.explain.registry import METHODS, Method, available_methods, default_methods
+from dlviz.explain.registry import METHODS, Method, available_methods, default_methods, explanation, param_view
 from dlviz.explain.similarity import spearman
 from dlviz.explain.strip import attribution_strip
 
 __all__ = [
-    "Attribution", "attribute", "BASELINES", "make_baseline", "DeletionCurve", "deletion_curve",
+    "Attribution", "DeltaCheck", "attribute", "delta_check", "explanation", "param_view", "BASELINES", "make_baseline", "DeletionCurve", "deletion_curve",
     "insertion_curve", "default_layer", "layer_choices", "MaskShare", "mask_share", "Param",
     "RandomisationResult", "randomisation_check", "METHODS", "Method", "available_methods",
     "default_methods", "spearman", "attribution_strip",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 import numpy as np
@@ -16,7 +16,8 @@ from dlviz.explain.guard import borrowed, fast_convs
 from dlviz.explain.job import Job
 from dlviz.explain.layers import default_layer, layer_choices
 from dlviz.explain.params import resolve
-from dlviz.explain.registry import METHODS, available_methods
+from dlviz.explain.registry import METHODS, available_methods, param_view
+from dlviz.plots.style import fmt_number
 
 SEED = 0     # SmoothGrad / GradientSHAP noise: the same map every time for the same input
 
@@ -64,9 +65,12 @@ def attribute(net: BuiltNet, x: torch.Tensor, target: int | None, method: str,
     m = METHODS.get(method)
     if m is None:
         raise UserError(f"unknown attribution method '{method}'; choose one of: {', '.join(METHODS)}")
-    p = resolve(method, m.label, m.params, params)
     model = net.model
     shape = tuple(net.report.layers[0].input_shape)
+    # a vector input has its own defaults (occlusion: one feature at a time, not a window of
+    # 4 clipped to cover both features of a 2-D input); a blur baseline is refused below, by name
+    spec = tuple(replace(param_view(method, q, len(shape) == 3), choices=q.choices) for q in m.params)
+    p = resolve(method, m.label, spec, params)
     x = torch.as_tensor(x)
     if tuple(x.shape) != shape:
         raise UserError(f"the input has shape {list(x.shape)}, the model needs {list(shape)}")
@@ -116,3 +120,46 @@ def attribute(net: BuiltNet, x: torch.Tensor, target: int | None, method: str,
     delta = raw.delta if raw.delta is None or np.isfinite(raw.delta) else None
     return Attribution(method, int(target), values.astype(np.float32), map2d.astype(np.float32),
                        delta, seconds, layer, p, raw.in_input_space)
+
+
+# a convergence delta above this share of the attributions' own size is flagged
+DELTA_FLAG = 0.1
+# what shrinks the delta, per method that has one
+_DELTA_FIX = {
+    "integrated_gradients": "more integration steps shrink it",
+    "layer_conductance": "more integration steps shrink it",
+    "gradient_shap": "more random samples (or a baseline closer to the input) shrink it",
+    "deeplift": "DeepLIFT's rules are exact only for some layers, so no setting shrinks it",
+}
+
+
+@dataclass(frozen=True)
+class DeltaCheck:
+    delta: float
+    scale: float        # the attributions' size: the larger of |their sum| and the map's largest |value|
+    large: bool         # |delta| over DELTA_FLAG of the scale: the map does not add up to the score change
+    text: str           # one or two sentences for the page
+
+
+def delta_check(a: Attribution) -> DeltaCheck | None:
+    """Is the convergence delta small next to the attributions it qualifies?
+
+    Path methods promise that the attributions add up to the score's change from
+    the baseline; the delta is how far they miss. On its own ("delta 2") it says
+    nothing: against maps of +-0.42 a delta of 2 means the map is mostly error.
+    None for a method without a delta.
+    """
+    if a.delta is None:
+        return None
+    d = abs(float(a.delta))
+    scale = max(abs(float(np.sum(a.values))), float(np.max(np.abs(a.map2d))) if a.map2d.size else 0.0)
+    large = d > DELTA_FLAG * scale
+    shown = f"Convergence delta: {fmt_number(a.delta)}"
+    if large:
+        fix = _DELTA_FIX.get(a.method, "")
+        text = (f"{shown}, large next to the attributions themselves (up to {fmt_number(scale)}): they do "
+                f"not add up to the change in the score, so read this map with care"
+                + (f"; {fix}." if fix else "."))
+    else:
+        text = f"{shown}, small next to the attributions (up to {fmt_number(scale)}): they add up."
+    return DeltaCheck(float(a.delta), scale, large, text)

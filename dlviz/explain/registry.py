@@ -6,7 +6,7 @@ one small wrapper (``Job`` -> ``Raw``) and its row in the contract test.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from dlviz.build import BuiltNet
@@ -89,6 +89,55 @@ METHODS: dict[str, Method] = {m.key: m for m in [
            "How much of the class score flows through each place (or unit) of a chosen hidden layer.",
            conductance.layer_conductance, (_steps(), _baseline()), needs_layer=True),
 ]}
+
+
+# The same sentences for a model whose input is a vector (a 2-D toy's two features,
+# or a few engineered ones): no pixels, patches or images there.
+VECTOR_EXPLANATIONS = {
+    "saliency": "How much the class score would change if each input feature changed a tiny bit "
+                "(the size of the gradient).",
+    "input_x_gradient": "Each feature's value times its gradient: a first guess at how much that "
+                        "feature adds to the score.",
+    "integrated_gradients": "How much each feature adds to the score compared with the baseline input, "
+                            "summing gradients along the way from one to the other.",
+    "smoothgrad": "Saliency averaged over many noisy copies of the input, so only gradients that hold up "
+                  "remain.",
+    "gradient_shap": "Integrated Gradients averaged over random baselines and random points on the way: "
+                     "an estimate of each feature's Shapley value.",
+    "deeplift": "How much each feature's difference from the baseline changes the score, passed back "
+                "layer by layer.",
+    "occlusion": "How much the class score drops when a feature (or a window of neighbouring features) "
+                 "is set to 0, the training data's average.",
+    "guided_backprop": "The gradient with every negative signal stopped at each ReLU on the way back: "
+                       "the features the score responds to most sharply.",
+    "layer_conductance": "How much of the class score flows through each unit of a chosen hidden layer.",
+}
+# settings whose wording (or default) is about pixels: (label, help, default) for a vector input
+_VECTOR_PARAMS = {
+    ("occlusion", "window"): ("Window (features)", "How many neighbouring features are set to 0 at once.", 1),
+    ("occlusion", "stride"): ("Step between windows (features)", "", 1),
+    ("smoothgrad", "stdevs"): ("Noise level (fraction of the features' range)", "", None),
+    ("gradient_shap", "stdevs"): ("Noise level (fraction of the features' range)", "", None),
+}
+_VECTOR_BASELINE_HELP = ("The 'absent' input compared against: zero = the training data's average "
+                         "(the features are normalised), min = the input's smallest value.")
+
+
+def explanation(key: str, image: bool = True) -> str:
+    """The method's one sentence, worded for an image input or for a vector of features."""
+    return METHODS[key].explanation if image else VECTOR_EXPLANATIONS.get(key, METHODS[key].explanation)
+
+
+def param_view(key: str, p: Param, image: bool = True) -> Param:
+    """The setting as a widget shows it for this kind of input: a vector's occlusion
+    window counts features and starts at one (the image default of 4 would cover a
+    2-D input's both features at once), and a vector has no blurred baseline."""
+    if image:
+        return p
+    if p.name == "baseline":
+        return replace(p, choices=tuple(c for c in p.choices if c != "blur"), help=_VECTOR_BASELINE_HELP)
+    label, help_, default = _VECTOR_PARAMS.get((key, p.name), (p.label, p.help, None))
+    return replace(p, label=label, help=help_ or p.help, default=p.default if default is None else default)
 
 
 def available_methods(net: BuiltNet) -> list[str]:

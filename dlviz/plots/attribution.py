@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw
 
 from dlviz.plots.images import INK, MUTED, _fit, _font
 from dlviz.plots.style import MUTED as MUTED_CSS
-from dlviz.plots.style import base_layout, placeholder
+from dlviz.plots.style import base_layout, fmt_number, placeholder
 
 # ColorBrewer RdBu, blue (-1) .. near white (0) .. red (+1)
 _DIVERGING = np.array([[5, 48, 97], [33, 102, 172], [67, 147, 195], [146, 197, 222], [209, 229, 240],
@@ -120,7 +120,12 @@ def heatmap(map2d: np.ndarray, signed: bool = True, scale: int | None = None,
 
 
 def _fmt(v: float) -> str:
-    return f"{v:.2g}" if 1e-2 <= abs(v) < 1e3 or v == 0 else f"{v:.1e}"
+    return fmt_number(v, 2)
+
+
+def range_text(signed: bool, vmax: float) -> str:
+    """A map's colour range in words: '±0.42' or '0 to 0.2' (not '0..0.2', read as '0.0.2')."""
+    return f"±{_fmt(vmax)}" if signed else f"0 to {_fmt(vmax)}"
 
 
 def colour_scale(signed: bool, vmax: float, width: int = 220, height: int = 40) -> Image.Image:
@@ -196,7 +201,7 @@ def explanation_sheet(shown: np.ndarray | None, maps: Sequence, labels: Sequence
         else:
             im = None
             bars.append((len(tiles), a, sg))
-        tiles.append((im, name, f"{'±' if sg else '0..'}{_fmt(vmax)}"))
+        tiles.append((im, name, range_text(sg, vmax)))
     drawn = [max(t.size) for t, _, _ in tiles if t is not None]
     for i, a, sg in bars:                                     # as big as the image tiles
         tiles[i] = (_bars_tile(a, max(drawn) if drawn else tile, sg),) + tiles[i][1:]

@@ -13,10 +13,11 @@ from dlviz.plots.style import BLUE, INK, base_layout, placeholder
 _SCALE = [[0.0, "#ffffff"], [0.15, "#d6e6f3"], [1.0, BLUE]]
 
 
-def confusion_figure(matrix, classes: Sequence[str]) -> go.Figure:
+def confusion_figure(matrix, classes: Sequence[str], of: int | None = None) -> go.Figure:
     """Counts in every cell ("·" for none); colour is the row share (recall per
     class), so the diagonal stands out even when classes differ in size;
-    diagonal cells are outlined."""
+    diagonal cells are outlined. The x title says how many samples it counts, and
+    with ``of`` (the test set's size) when that is fewer than all of them."""
     m = np.asarray(matrix, dtype=np.int64)
     k = m.shape[0] if m.ndim == 2 else 0
     names = [str(classes[i]) if i < len(classes or ()) else str(i) for i in range(k)]
@@ -37,7 +38,9 @@ def confusion_figure(matrix, classes: Sequence[str]) -> go.Figure:
     fig.update_layout(shapes=[dict(type="rect", xref="x", yref="y", x0=i - 0.5, x1=i + 0.5,
                                    y0=i - 0.5, y1=i + 0.5, line=dict(color=INK, width=1.5))
                               for i in range(k)])
-    fig.update_xaxes(type="category", title_text="predicted", side="top", showgrid=False, ticks="", tickangle=0
+    n = int(m.sum())
+    counted = f"{n:,} test samples" if of is None or of == n else f"the first {n:,} of {of:,} test samples"
+    fig.update_xaxes(type="category", title_text=f"predicted ({counted})", side="top", showgrid=False, ticks="", tickangle=0
                      if max(len(n) for n in names) <= 3 else -35, constrain="domain")
     fig.update_yaxes(type="category", title_text="true", autorange="reversed", showgrid=False, ticks="",
                      scaleanchor="x", scaleratio=1, constrain="domain")

@@ -13,9 +13,12 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dlviz.plots.style import TEST_COLOUR, TRAIN_COLOUR, base_layout, placeholder
+from dlviz.plots.style import MUTED, TEST_COLOUR, TRAIN_COLOUR, base_layout, fmt_number, placeholder
 
 HEIGHT = 260
+# a loss this many times its start squashes everything else on a linear axis (the
+# trainer stops a run as diverged at 100x): the axis turns logarithmic, and says so
+BLOWN_UP = 100.0
 _HOVER = "step %{x:,}<br>epoch %{customdata:.2f}<br>%{fullData.name}: %{y:.4g}<extra></extra>"
 _HOVER_PCT = "step %{x:,}<br>epoch %{customdata:.2f}<br>%{fullData.name}: %{y:.1%}<extra></extra>"
 
@@ -42,8 +45,40 @@ def _frame(title_y: str, uirevision: str) -> go.Figure:
     return fig
 
 
-def loss_figure(history: Sequence[dict], evals: Sequence[dict], task: str = "classification") -> go.Figure:
-    """Train loss (a line, from history) and test loss (line with markers, from evals)."""
+def blown_up(values) -> bool:
+    """Whether a loss curve grew so far past its start (``BLOWN_UP`` times the smaller of
+    its first values) that a linear axis would flatten the rest of it to a line at 0."""
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=np.float64)
+    if len(v) < 2:
+        return False
+    start = float(np.min(v[: max(1, min(5, len(v) // 10 or 1))]))
+    return bool(v.max() > BLOWN_UP * max(start, 1e-12))
+
+
+def log_axis(fig: go.Figure, curves, log_y: bool | None) -> bool:
+    """Put the y axis on a log scale when asked (``log_y``) or, by default (None),
+    when one of ``curves`` (sequences of values) blew up; the chart then says why.
+    Returns whether the axis is logarithmic."""
+    curves = [list(c) for c in curves]
+    v = [x for c in curves for x in c if x is not None and np.isfinite(x) and x > 0]
+    auto = log_y is None
+    log = any(blown_up(c) for c in curves) if auto else bool(log_y)
+    if log and v:
+        fig.update_yaxes(type="log", exponentformat="power", rangemode="normal")
+        if auto:
+            fig.add_annotation(text=f"log scale: the loss reached {fmt_number(max(v))}", xref="paper",
+                               yref="paper", x=1, y=1, xanchor="right", yanchor="top", showarrow=False,
+                               font=dict(size=11, color=MUTED), bgcolor="rgba(255,255,255,0.8)")
+    return log and bool(v)
+
+
+def loss_figure(history: Sequence[dict], evals: Sequence[dict], task: str = "classification",
+                log_y: bool | None = None) -> go.Figure:
+    """Train loss (a line, from history) and test loss (line with markers, from evals).
+
+    ``log_y``: a logarithmic y axis; None (default) turns it on by itself for a loss
+    that blew up (a diverged run's 8e11 would squash the rest of the curve flat).
+    """
     fig = _frame("MSE loss" if task == "regression" else "cross-entropy", "loss")
     s, e, v = _column(history or [], "train_loss")
     ts, te, tv = _column(evals or [], "test_loss")
@@ -56,7 +91,8 @@ def loss_figure(history: Sequence[dict], evals: Sequence[dict], task: str = "cla
         fig.add_trace(go.Scatter(x=ts, y=tv, customdata=te, name="test loss", mode="lines+markers",
                                  line=dict(color=TEST_COLOUR, width=1.5),
                                  marker=dict(size=_marker_size(len(ts)), color=TEST_COLOUR), hovertemplate=_HOVER))
-    fig.update_yaxes(rangemode="tozero")
+    if not log_axis(fig, [v, tv], log_y):
+        fig.update_yaxes(rangemode="tozero")
     return fig
 
 

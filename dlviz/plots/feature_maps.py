@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw
 
 from dlviz.plots.colour_scale import colour_bar, colour_range, to_rgb
 from dlviz.plots.images import INK, MUTED, _font, _message, _upscale
+from dlviz.plots.style import fmt_number
 
 FRAME = (201, 206, 214)          # 1 px grid line around every map
 HIGHLIGHT = (213, 33, 33)        # the selected map's outline (images.WRONG's red)
@@ -48,9 +49,8 @@ class MosaicImage:
 
 
 def fmt(v: float) -> str:
-    """A value for a label: 3 significant digits; whole numbers from 1000 to 99999."""
-    v = float(v)
-    return f"{v:.0f}" if 1000 <= abs(v) < 1e5 else f"{v:.3g}"
+    """A value for a label: 3 significant digits (``style.fmt_number``, one style everywhere)."""
+    return fmt_number(v, 3)
 
 
 def default_zoom(h: int, w: int, target: int = 60) -> int:

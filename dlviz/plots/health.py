@@ -11,9 +11,10 @@ from typing import Sequence
 
 import plotly.graph_objects as go
 
-from dlviz.plots.style import base_layout, line_colour, placeholder
+from dlviz.plots.style import base_layout, line_colour, placeholder, room_for_legend
 
 HEIGHT = 280
+PLOT_HEIGHT = 190          # the plot area; the figure grows with its legend (one entry per layer)
 METRICS = {
     "weight_norm": "weight norm ‖W‖",
     "grad_norm": "gradient norm ‖∂L/∂W‖",
@@ -58,6 +59,7 @@ def health_figure(health: Sequence[dict], metric: str = "update_ratio") -> go.Fi
             x=steps, y=ys, name=name, mode="lines+markers" if len(steps) < 3 else "lines",
             line=dict(color=line_colour(i), width=1.8), marker=dict(size=4),
             hovertemplate=f"{name}<br>step %{{x:,}}<br>%{{y:.3g}}<extra></extra>"))
+    room_for_legend(fig, PLOT_HEIGHT, list(series), width_px=260)
     if metric == "update_ratio":
         lo, hi = HEALTHY_UPDATE
         # plotly.js 3: shapes on a log axis take data values, annotations take log10
@@ -99,4 +101,5 @@ def units_figure(health: Sequence[dict]) -> go.Figure:
                 line=dict(color=line_colour(i), width=1.8), marker=dict(size=4),
                 hovertemplate=f"{name}<br>step %{{x:,}}<br>{kind}: %{{y:.0%}}<extra></extra>"))
             i += 1
+    room_for_legend(fig, PLOT_HEIGHT, [t.name for t in fig.data], width_px=260)
     return fig

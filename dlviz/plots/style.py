@@ -81,3 +81,63 @@ def placeholder(fig: go.Figure, text: str = "waiting for the first numbers") -> 
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="")
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="")
     return fig
+
+
+def fmt_number(v: float, digits: int = 2) -> str:
+    """A number for a label or caption, one style everywhere: ``digits`` significant digits
+    (0.42, 0.0057, 12), whole numbers with commas from 100 on (1,234), and a short
+    exponent outside 0.001 .. 1,000,000 (5.7e-4, 8.1e+11), never "0.57e-03".
+    """
+    v = float(v)
+    if v != v:
+        return "nan"
+    if v in (float("inf"), float("-inf")):
+        return "∞" if v > 0 else "-∞"
+    a = abs(v)
+    if a == 0:
+        return "0"
+    if 100 <= a < 1e6:
+        return f"{v:,.0f}"
+    if 1e-3 <= a < 100:
+        return f"{v:.{digits}g}"
+    mantissa, exp = f"{v:.{max(digits - 1, 0)}e}".split("e")
+    return f"{mantissa}e{'+' if int(exp) > 0 else '-'}{abs(int(exp))}"
+
+
+LEGEND_ROW_PX = 20
+_LEGEND_CHAR_PX = 6.6        # 11 px text, a little wide: rather a row too many than one too few
+_LEGEND_SYMBOL_PX = 56       # the line sample and the gaps around an entry
+
+
+def legend_rows(labels, width_px: float) -> int:
+    """Rows a horizontal legend of ``labels`` takes in ``width_px``, entries packed the
+    way Plotly wraps them (each as wide as its text)."""
+    rows, used = 1, 0.0
+    for label in labels:
+        w = _LEGEND_SYMBOL_PX + _LEGEND_CHAR_PX * len(str(label))
+        if used and used + w > width_px:
+            rows, used = rows + 1, 0.0
+        used += w
+    return rows
+
+
+def room_for_legend(fig: go.Figure, plot_height: int, labels, width_px: float | None = None) -> go.Figure:
+    """A figure tall enough for its legend above the plot, so the plot keeps
+    ``plot_height`` px however many entries there are (with 11 lines in a fixed
+    height the legend's rows pushed the plot down to ~60 px, and Plotly scrolls a
+    legend taller than its share of the figure).
+
+    ``width_px``: the narrowest the plot area is drawn (a third of the page), for a
+    legend wrapped into rows as Plotly does; None: one entry a row, which needs no
+    guess about widths (long labels, such as a method and its area)."""
+    labels = [str(label) for label in labels]
+    rows = len(labels) if width_px is None else legend_rows(labels, width_px)
+    legend_px = LEGEND_ROW_PX * max(rows, 1)
+    margin_t = 16 + legend_px
+    fig.update_layout(height=plot_height + margin_t + 48, margin_t=margin_t,
+                      legend=dict(orientation="v" if width_px is None else "h", yanchor="bottom", y=1.0,
+                                  xanchor="left", x=0, bgcolor="rgba(0,0,0,0)", font_size=11,
+                                  # never a scrolled legend: a row the estimate missed pushes the
+                                  # plot down by 20 px (Plotly's automargin) instead of hiding
+                                  tracegroupgap=0, maxheight=legend_px + 8 if width_px is None else 2 * legend_px + 8))
+    return fig

@@ -7,24 +7,28 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dlviz.plots.style import MUTED, base_layout, line_colour
+from dlviz.plots.style import MUTED, base_layout, line_colour, room_for_legend
 
 HEIGHT = 280
+PLOT_HEIGHT = 200          # the deletion chart's plot area, whatever its legend needs
 
 
-def deletion_figure(curves: Sequence[tuple[str, object]], class_name: str) -> go.Figure:
+def deletion_figure(curves: Sequence[tuple[str, object]], class_name: str, unit: str = "pixels") -> go.Figure:
     """One line per method: the target's probability as the most-attributed pixels
-    are removed first. ``curves``: (label, DeletionCurve) pairs."""
+    (``unit``: "features" for a vector input) are removed first. ``curves``:
+    (label, DeletionCurve) pairs. The legend lists one method a row above the
+    plot, and the figure grows with it, so 11 methods leave the plot its height."""
     fig = go.Figure()
     base_layout(fig, height=HEIGHT, uirevision="deletion")
     fig.update_layout(hovermode="x unified",
-                      xaxis=dict(title_text="share of pixels removed, most attributed first",
+                      xaxis=dict(title_text=f"share of {unit} removed, most attributed first",
                                  tickformat=".0%", range=[0, 1]),
                       yaxis=dict(title_text=f"P({class_name})", range=[0, 1.02], tickformat=".0%"))
     for i, (label, c) in enumerate(curves):
         fig.add_trace(go.Scatter(x=np.asarray(c.fractions), y=np.asarray(c.probs), mode="lines",
                                  name=f"{label} (area {c.auc:.2f})", line=dict(color=line_colour(i), width=2),
                                  hovertemplate="%{y:.1%}"))
+    room_for_legend(fig, PLOT_HEIGHT, [label for label, _ in curves])
     return fig
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dlviz.plots.fast_layout import styled_figure
-from dlviz.plots.style import BLUE, DIVERGING, INK, MUTED, NEUTRAL, placeholder
+from dlviz.plots.style import BLUE, DIVERGING, INK, MUTED, NEUTRAL, fmt_number, placeholder
 
 STRIP_HEIGHT = 150
 
@@ -37,7 +37,7 @@ def units_strip_figure(values, name: str, highlight: int | None = None) -> go.Fi
                  hovertemplate=f"{name} unit %{{x}}<br>%{{y:.4g}}<extra></extra>")
     dtick = 1 if v.size <= 20 else max(1, 10 ** int(np.log10(v.size)) // 2)
     return styled_figure(
-        [bar], **look, title=_title(f"{name}: {v.size} units, {v.min():.3g} to {v.max():.3g}"),
+        [bar], **look, title=_title(f"{name}: {v.size} units, {fmt_number(v.min(), 3)} to {fmt_number(v.max(), 3)}"),
         bargap=0.1 if v.size < 64 else 0, showlegend=False,
         xaxis=dict(showgrid=False, ticks="", range=[-0.5, v.size - 0.5], dtick=dtick),
         yaxis=dict(zeroline=True, zerolinecolor="#c9ced6"))

@@ -17,6 +17,7 @@ THRASH_UPDATE = 0.1       # ||dW|| / ||W|| per step: weights change by 10% a ste
 FROZEN_UPDATE = 1e-6
 UNHEALTHY_UNITS = 0.5
 OVERFIT_GAP = 0.10
+RECENT_SHARE = 0.1        # "recent": the last tenth of the steps so far (and at most `recent` records)
 
 
 @dataclass(frozen=True)
@@ -34,11 +35,28 @@ def diagnose(state: TrainerState, recent: int = 5) -> list[Advice]:
                           "a smaller learning rate or batch norm usually fixes it."))
     if state.status == "error":
         out.append(Advice("error", "Training failed", state.message))
-    rows = state.health[-recent:]
+    rows = recent_rows(state.health, recent)
     if rows:
         out += _gradients(rows) + _units(rows)
     out += _overfitting(state)
     return out
+
+
+def recent_rows(health: list[dict], recent: int = 5) -> list[dict]:
+    """The last ``recent`` health records that are also recent in steps (within the
+    last ``RECENT_SHARE`` of the steps so far), the newest always.
+
+    A median over the last five records smooths a noisy measure when records are
+    dense; when they are sparse (5 records over 3,300 steps) the same five reach
+    back to the start of training, and 60% saturated units now would be outvoted
+    by the healthy units of the first steps.
+    """
+    rows = list(health[-recent:])
+    if not rows:
+        return rows
+    last = rows[-1]["step"]
+    since = last - RECENT_SHARE * last
+    return [r for r in rows[:-1] if r["step"] >= since] + rows[-1:]
 
 
 def _series(rows: list[dict], layer: str, metric: str) -> float | None:

@@ -33,6 +33,7 @@ EVAL_SUBSET = 256          # samples per periodic evaluation (the final one uses
 OVERHEAD_SHARE = 0.01      # target share of training time for each recording activity
 MIN_INTERVAL_S = 0.05      # records more often than this are never seen
 MIN_POINTS = 40            # evaluations and health rows over a run, at least (if time allows)
+MAX_SHARE = 0.03           # ... for which each activity may take up to this share of training
 TIMELINE_BYTES = 256 * 2**20   # all snapshots of one run together
 # Divergence without NaN: a short running mean of the step loss far above where
 # it started (the smallest of the first steps' losses, floored so that a tiny
@@ -348,9 +349,10 @@ class Trainer:
             # can keep, and no more often than a screen can show; but evaluations and
             # health at least MIN_POINTS times over a run (a curve of 3 points says
             # nothing), and one slow measurement never pushes the next past the end
+            # (denser than ~1% only up to MAX_SHARE of training time)
             at_least = self.total_steps / MIN_POINTS
-            interval = max(min(by_cost, at_least), self.total_steps / 500,
-                           min(MIN_INTERVAL_S / st, at_least))
+            interval = max(min(by_cost, at_least), by_cost * OVERHEAD_SHARE / MAX_SHARE,
+                           self.total_steps / 500, min(MIN_INTERVAL_S / st, at_least))
         self._due[what] = self.step_count + max(1, int(interval))
 
     def _record(self, step: int) -> None:

@@ -24,12 +24,13 @@ from dlviz.data.dataset import Dataset
 from dlviz.data.registry import DATASETS
 from dlviz.errors import UserError
 from dlviz.explain import (METHODS, attribute, attribution_strip, available_methods, default_layer,
-                           default_methods, deletion_curve, layer_choices, mask_share, randomisation_check)
+                           default_methods, delta_check, deletion_curve, explanation, layer_choices, mask_share,
+                           param_view, randomisation_check)
 from dlviz.explain.randomisation import FLAG_AT
 from dlviz.plots.attribution import colour_scale, explanation_sheet, feature_bars, overlay, robust_vmax
 from dlviz.plots.trust import deletion_figure, randomisation_figure
 from dlviz.train.runs import RunEntry
-from dlviz.ui import timeline
+from dlviz.ui import keep, timeline
 from dlviz.ui.input_picker import PickedInput
 from dlviz.ui.run_views import viewer
 
@@ -137,13 +138,34 @@ def _bundle_dataset(bundle: Bundle) -> Dataset:
 
 # -- the attributions --------------------------------------------------------------------------
 
+def _is_image(net: BuiltNet) -> bool:
+    return len(net.report.layers[0].input_shape) == 3
+
+
+def _range(prm) -> str:
+    """' (2 to 300)': a setting's range in its label, where it is seen (not only on hover)."""
+    if prm.kind == "choice" or prm.min is None or prm.max is None:
+        return ""
+    return f" ({prm.min:g} to {prm.max:g})"
+
+
 def method_settings(net: BuiltNet) -> tuple[list[str], dict, dict]:
-    """The method picker and each chosen method's settings -> (keys, params, layers)."""
+    """The method picker and each chosen method's settings -> (keys, params, layers).
+
+    The choices are kept (``keep``) across runs that do not draw them: the page
+    stops early while the input is an upload not made yet, and Streamlit drops
+    the state of widgets it does not draw, so coming back gave the defaults again.
+    """
     avail = available_methods(net)
     defaults = [k for k in default_methods(net) if k in avail]
-    chosen = st.multiselect("Methods", avail, default=defaults, format_func=lambda k: METHODS[k].label,
+    image = _is_image(net)
+    # methods this model does not offer are dropped; if that leaves none, the defaults
+    keep.keep("explain_methods", defaults,
+              valid=lambda ks: [k for k in ks if k in avail] or (None if ks else []))
+    chosen = st.multiselect("Methods", avail, format_func=lambda k: METHODS[k].label,
                             key="explain_methods",
                             help="each is a small wrapper over Captum; all run on the same input and class")
+    keep.kept("explain_methods", chosen)
     params, layers = {}, {}
     tuned = [k for k in chosen if METHODS[k].params or METHODS[k].needs_layer]
     if tuned:
@@ -154,23 +176,29 @@ def method_settings(net: BuiltNet) -> tuple[list[str], dict, dict]:
                 cols[0].markdown(f"**{m.label}**")
                 p = {}
                 for col, prm in zip(cols[1:], m.params):
-                    wkey = f"explain_p_{k}_{prm.name}"
+                    prm = param_view(k, prm, image)          # a vector input's words and defaults
+                    wkey = f"explain_p_{k}_{prm.name}_{'img' if image else 'vec'}"
+                    label = prm.label + _range(prm)
                     if prm.kind == "choice":
-                        p[prm.name] = col.selectbox(prm.label, prm.choices, index=prm.choices.index(prm.default),
-                                                    key=wkey, help=prm.help or None)
+                        keep.keep(wkey, prm.default, valid=lambda v, c=prm.choices: v if v in c else None)
+                        p[prm.name] = col.selectbox(label, prm.choices, key=wkey, help=prm.help or None)
                     elif prm.kind == "float":
-                        p[prm.name] = col.number_input(prm.label, float(prm.min), float(prm.max),
-                                                       float(prm.default), float(prm.step), key=wkey,
-                                                       help=prm.help or None)
+                        keep.keep(wkey, float(prm.default))
+                        p[prm.name] = col.number_input(label, float(prm.min), float(prm.max), step=float(prm.step),
+                                                       key=wkey, help=prm.help or None)
                     else:
-                        p[prm.name] = int(col.number_input(prm.label, int(prm.min), int(prm.max), int(prm.default),
-                                                           int(prm.step or 1), key=wkey, help=prm.help or None))
+                        keep.keep(wkey, int(prm.default))
+                        p[prm.name] = int(col.number_input(label, int(prm.min), int(prm.max), step=int(prm.step or 1),
+                                                           key=wkey, help=prm.help or None))
+                    keep.kept(wkey, p[prm.name])
                 params[k] = p
                 if m.needs_layer:
                     choices = layer_choices(net, k)
                     d = default_layer(net, k)
-                    layers[k] = cols[-1].selectbox("Layer", choices, index=choices.index(d) if d in choices else 0,
-                                                   key=f"explain_layer_{k}")
+                    lkey = f"explain_layer_{k}"
+                    keep.keep(lkey, d if d in choices else choices[0], valid=lambda v, c=choices: v if v in c else None)
+                    layers[k] = cols[-1].selectbox("Layer", choices, key=lkey)
+                    keep.kept(lkey, layers[k])
     return chosen, params, layers
 
 
@@ -210,11 +238,16 @@ def show_attributions(results: dict, picked: PickedInput, ds: Dataset, signed_vi
                              caption=title, width="stretch", output_format="PNG")
                     st.image(colour_scale(signed, vmax), width="stretch", output_format="PNG")
                 else:
-                    names = list(ds.features) if a.in_input_space and ds.features else None
+                    names = (list(ds.features) if a.in_input_space and ds.features else None) if a.in_input_space \
+                        else [f"unit {i}" for i in range(np.size(shown_map))]     # a hidden layer's units
                     st.plotly_chart(feature_bars(shown_map, names, title, signed=signed), width="stretch",
                                     key=f"explain_bars_{k}")
-                extra = f" Convergence delta {a.delta:.2g}." if a.delta is not None else ""
-                st.caption(f"{m.explanation}{extra} {1000 * a.seconds:.0f} ms.")
+                ms = 1000 * a.seconds
+                st.caption(f"{explanation(k, picked.x.ndim == 3)} "
+                           + (f"Computed in {ms:,.0f} ms." if ms >= 1 else "Computed in under 1 ms."))
+                check = delta_check(a)
+                if check is not None:       # a delta as big as the map itself is said so, not only printed
+                    (st.warning if check.large else st.caption)(check.text)
 
 
 def downloads(results: dict, picked: PickedInput, class_name: str, signed_view: bool, opacity: float) -> None:
@@ -227,17 +260,22 @@ def downloads(results: dict, picked: PickedInput, class_name: str, signed_view: 
     sheet = explanation_sheet(picked.shown, maps, labels, flags, opacity, title=f"why {class_name}?")
     png = io.BytesIO()
     sheet.save(png, "PNG")
-    c1, c2, _ = st.columns([1, 1, 2])
+    c1, c2, _ = st.columns([1, 1.4, 1.6])
     c1.download_button("Explanation (PNG)", png.getvalue(), file_name="dlviz-explanation.png",
                        mime="image/png", key="explain_dl_png", icon=":material/image:")
-    c2.download_button("Raw attributions (.npy)", _npy(good), file_name=_npy_name(good),
-                       mime="application/octet-stream", key="explain_dl_npy", icon=":material/download:",
-                       help="one float32 array per method, shaped like the input (a zip of .npy files "
-                            "when several methods are shown)")
+    c2.download_button(_npy_label(good), _npy(good), file_name=_npy_name(good),
+                       mime="application/octet-stream" if len(good) == 1 else "application/zip",
+                       key="explain_dl_npy", icon=":material/download:",
+                       help="one float32 array per method, shaped like the input")
 
 
 def _npy_name(good: dict) -> str:
     return f"dlviz-{next(iter(good))}.npy" if len(good) == 1 else "dlviz-attributions.zip"
+
+
+def _npy_label(good: dict) -> str:
+    """The button names the file it gives: one .npy, or a .zip of one .npy per method."""
+    return "Raw attributions (.npy)" if len(good) == 1 else f"Raw attributions (.zip of {len(good)} .npy)"
 
 
 def _npy(good: dict) -> bytes:
@@ -327,7 +365,8 @@ def trust(model: ExplainModel, picked: PickedInput, input_id, target: int, class
                 st.image(explanation_sheet(None, maps, names, flags, 1.0, tile=72, cols=len(maps)),
                          output_format="PNG", caption="the map as each layer from the top is randomised")
     with right:
-        st.markdown("**Is the map faithful?** (deletion: remove the most attributed pixels first)")
+        unit = "pixels" if picked.x.ndim == 3 else "features"
+        st.markdown(f"**Is the map faithful?** (deletion: remove the most attributed {unit} first)")
         curves = []
         for k, a in good.items():
             key = ("del", model.ident, input_id, target, k, *_settings(k, params, layers))
@@ -339,11 +378,12 @@ def trust(model: ExplainModel, picked: PickedInput, input_id, target: int, class
             if not isinstance(cache[key], str):
                 curves.append((METHODS[k].label, cache[key]))
         if curves:
-            st.plotly_chart(deletion_figure(curves, class_name), width="stretch", key="explain_del_fig")
+            st.plotly_chart(deletion_figure(curves, class_name, unit), width="stretch", key="explain_del_fig")
             best = min(curves, key=lambda c: c[1].auc)
+            removed = ("Removed pixels are replaced by a blurred copy of the image." if unit == "pixels" else
+                       "Removed features are set to 0, the training data's average.")
             st.caption(f"A faithful map removes the evidence first, so the probability falls fast: a smaller "
-                       f"area is better. Here: **{best[0]}** ({best[1].auc:.2f}). Removed pixels are "
-                       f"replaced by a blurred copy of the image.")
+                       f"area is better. Here: **{best[0]}** ({best[1].auc:.2f}). {removed}")
         if picked.mask is not None:
             st.markdown("**Does it point at the object?** (share of attribution inside the shape's mask)")
             rows = []

@@ -40,10 +40,12 @@ class PickedInput:
     mask: np.ndarray | None = None   # synthetic shapes: the object's (H, W) bool mask
     note: str = ""                   # how an upload was converted
 
+    of: int | None = None            # test samples in the dataset
+
     @property
     def title(self) -> str:
-        if self.source == "test":
-            return f"test sample #{self.index}"
+        if self.source == "test":       # counted from 1, as the Sample box counts
+            return f"test sample {self.index + 1:,}" + (f" of {self.of:,}" if self.of else "")
         if self.point is not None:
             return f"point ({self.point[0]:.2f}, {self.point[1]:.2f})"
         return "your image" if self.source == "upload" else "camera picture"
@@ -89,19 +91,27 @@ def _test_sample(ds: Dataset, model, key: str) -> PickedInput | None:
     if len(idx) == 0:
         st.info("No test sample matches: the model gets every one of them right.")
         return None
-    k = c3.number_input(f"Sample (1 to {len(idx)})", 1, len(idx), 1, key=f"{key}_k_{len(idx)}",
-                        help="which of the matching test samples")
+    of = len(ds.x_test)
+    pool = f"the first {n:,} of {of:,} test samples" if n < of else f"the {of:,} test samples"
+    filtered = len(idx) < n
+    k = c3.number_input(f"Sample (1 to {len(idx):,})", 1, len(idx), 1, key=f"{key}_k_{len(idx)}",
+                        help=f"which of the {len(idx):,} matching samples among {pool}" if filtered else
+                             f"which of {pool}")
     i = int(idx[int(k) - 1])
     label = int(y[i]) if ds.task == "classification" else None
+    # one count from 1 everywhere: the box's "1" is test sample 1, not "#0"
+    where = f"test sample {i + 1:,} of {of:,}" + (f" (match {int(k):,} of {len(idx):,})" if filtered else "")
     if pred is not None:
-        st.caption(f"test sample #{i}: true class **{ds.classes[label]}**, "
+        st.caption(f"{where}: true class **{ds.classes[label]}**, "
                    f"model says **{ds.classes[int(pred[i])]}**")
+    else:
+        st.caption(where)
     shown = denormalise(ds.x_test[i:i + 1], ds.norm_mean, ds.norm_std)[0] if ds.is_image else None
     if shown is not None and shown.shape[-1] == 1:
         shown = np.repeat(shown, 3, axis=-1)
     point = tuple(float(v) for v in ds.points_test[i]) if ds.points_test is not None else None
     mask = ds.masks_test[i].numpy() if ds.masks_test is not None else None
-    return PickedInput(ds.x_test[i], "test", shown=shown, label=label, index=i, point=point, mask=mask)
+    return PickedInput(ds.x_test[i], "test", shown=shown, label=label, index=i, point=point, mask=mask, of=of)
 
 
 def _from_bytes(ds: Dataset, data: bytes, name: str, source: str, key: str) -> PickedInput | None:

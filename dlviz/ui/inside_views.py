@@ -22,6 +22,7 @@ from dlviz.plots.feature_maps import enlarge, feature_mosaic
 from dlviz.plots.unit_values import probabilities_figure, units_strip_figure
 from dlviz.plots.images import filters_mosaic, pixelated, prediction_mosaic
 from dlviz.plots.representation import representation_figure
+from dlviz.plots.style import fmt_number
 from dlviz.train.history import Snapshot
 from dlviz.train.runs import RunEntry
 from dlviz.train.state import TrainerState
@@ -94,7 +95,7 @@ def _layer_walk(values, picked: PickedInput) -> None:
         if v.kind == "flatten":
             continue
         shape = "x".join(str(d) for d in v.shape)
-        head = f"**{v.name}** · {shape} · range {v.vmin:.3g} to {v.vmax:.3g}"
+        head = f"**{v.name}** · {shape} · range {fmt_number(v.vmin, 3)} to {fmt_number(v.vmax, 3)}"
         if len(v.shape) == 3:
             c, h, w = v.shape
             st.markdown(f"{head} · {c} maps of {h}x{w}")
@@ -152,8 +153,9 @@ def unit_responses(entry: RunEntry, snap: Snapshot) -> None:
     idx, vals = top_activating(net, name, unit, pool, k=12)
     left, right = st.columns([3, 2], gap="large")
     with left:
+        among = (f"among the first {len(pool):,} of {len(ds.x_test):,}, " if len(pool) < len(ds.x_test) else "")
         st.markdown(f"**The test {'images' if ds.is_image else 'points'} that excite {name} "
-                    f"{what} {unit} most** (at step {snap.step:,})")
+                    f"{what} {unit} most** ({among}at step {snap.step:,})")
         if ds.is_image:
             imgs = denormalise(pool[idx], ds.norm_mean, ds.norm_std)
             pred = predict_proba(net.model, pool[idx]).argmax(1)

@@ -6,8 +6,7 @@ import streamlit as st
 
 from dlviz.nn.activations import ACTIVATIONS
 from dlviz.nn.layers import LAYER_KINDS
-from dlviz.spec import (INT_LIMITS, MAX_DROPOUT, LayerSpec, NetSpec, SpecError, int_limits,
-                         is_number, is_whole)
+from dlviz.spec import LayerSpec, NetSpec, SpecError, is_number, is_whole
 
 VERSION_KEY = "dlviz_layers_version"
 _JS_SAFE_INT = 2**53 - 1        # the largest whole number a browser's number box holds exactly
@@ -33,7 +32,10 @@ def layer_editor(spec: NetSpec, error: SpecError | None) -> NetSpec:
             cols[0].markdown(f"**{i + 1}** · {layer.kind}", help=kind.label if kind else None)
             args = dict(layer.args)
             names = [a for a in args if a != "activation"]
-            inner = cols[1].columns(max(1, len(names) + ("activation" in args)))
+            # the activation's box a little wider: in a conv row of five, "relu" did not fit and
+            # the box looked empty
+            widths = [1] * len(names) + ([1.7] if "activation" in args else [])
+            inner = cols[1].columns(widths or [1])
             for j, name in enumerate(names):
                 args[name] = _arg_widget(inner[j], layer.kind, name, args[name], f"L{v}_{i}_{name}")
             if "activation" in args:
@@ -61,7 +63,7 @@ def layer_editor(spec: NetSpec, error: SpecError | None) -> NetSpec:
         kinds = list(LAYER_KINDS)
         new_kind = c1.selectbox("New layer", kinds, format_func=lambda k: LAYER_KINDS[k].label,
                                 key="dlviz_new_kind")
-        where = c2.number_input("at position", 1, len(layers) + 1, len(layers) + 1,
+        where = c2.number_input(f"at position (1 to {len(layers) + 1})", 1, len(layers) + 1, len(layers) + 1,
                                 key=f"L{v}_new_pos")
         if c3.button("Add layer", key="dlviz_add_layer", type="secondary"):
             layers.insert(int(where) - 1, LayerSpec(new_kind))
@@ -75,27 +77,17 @@ def _structural(spec: NetSpec, layers: list[LayerSpec]) -> NetSpec:
 
 
 def _arg_widget(col, kind: str, name: str, value, key: str):
-    """A box bounded by the spec's own limits. A value outside them (a spec built in
-    code) is shown as it is, never clamped: the spec check's message under the layer
-    says what is allowed, and the box lets the user type an allowed value."""
+    """A box that takes any number and hands it to the spec check, whose message under
+    the layer says what is allowed ("units 100,000 is over the limit of 1,024 on this
+    server"). A box bounded by the limits refused such a number in the browser, with
+    only a small red mark whose hover named the range, and the network silently kept
+    its old value. Never clamped either: a value from a file or a link is shown as it is."""
     if name == "channelwise":
         return col.checkbox("channelwise", bool(value), key=key)
-    if name == "p":
-        if is_number(value) and 0 <= value <= MAX_DROPOUT:
-            return col.number_input("dropout p", 0.0, MAX_DROPOUT, float(value), 0.05, key=key)
-        return _unbounded(col, "dropout p", value, key)
-    if name not in INT_LIMITS:          # an unknown setting: the spec's message names it
-        return _unbounded(col, name, value, key)
-    lo, hi = int_limits(kind, name)
-    if is_whole(value) and lo <= value <= hi:
-        return int(col.number_input(name, lo, hi, value, 1, key=key))
-    return _unbounded(col, name, value, key)
-
-
-def _unbounded(col, label: str, value, key: str):
-    if is_whole(value) and abs(value) <= _JS_SAFE_INT:
-        return int(col.number_input(label, value=value, step=1, key=f"{key}_free"))
+    label = "dropout p" if name == "p" else name
+    if is_whole(value) and abs(value) <= _JS_SAFE_INT and name != "p":
+        return int(col.number_input(label, -_JS_SAFE_INT, _JS_SAFE_INT, value, 1, key=key))
     if is_number(value) and abs(value) <= _JS_SAFE_INT:
-        return col.number_input(label, value=float(value), step=0.05, key=f"{key}_free")
+        return col.number_input(label, float(-_JS_SAFE_INT), float(_JS_SAFE_INT), float(value), 0.05, key=key)
     col.text_input(label, repr(value)[:40], disabled=True, key=f"{key}_bad")
     return value                 # kept as it is, so the spec's message names it

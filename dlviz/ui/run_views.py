@@ -24,7 +24,7 @@ from dlviz.train.history import Snapshot
 from dlviz.train.runs import RunEntry
 from dlviz.train.state import TrainerState
 from dlviz.views.plane import boundary_values, neuron_maps, plane_grid
-from dlviz.views.predictions import confusion_matrix, denormalise, predict_proba
+from dlviz.views.predictions import denormalise, predict_test_set
 from dlviz.views.weights import dense_weights, first_conv_filters
 
 VIEWERS_KEY = "dlviz_viewers"
@@ -94,7 +94,8 @@ def preview_views(spec, ds, seed: int, key: str = "preview") -> None:
         _image_views(net, ds, 0, key, False)
 
 
-def model_views(entry: RunEntry, snap: Snapshot, key: str = "run", stacked: bool = False) -> None:
+def model_views(entry: RunEntry, snap: Snapshot, key: str = "run", stacked: bool = False,
+                live: bool = True) -> None:
     """The decision boundary and neurons (2-D data) or predictions and filters (images),
     for the weights of ``snap``; ``key`` keeps two runs' widgets apart."""
     net = viewer(entry, snap.weights)
@@ -102,7 +103,7 @@ def model_views(entry: RunEntry, snap: Snapshot, key: str = "run", stacked: bool
     if ds.points_train is not None:
         _plane_views(net, ds, snap.step, key, stacked)
     elif ds.is_image:
-        _image_views(net, ds, snap.step, key, stacked)
+        _image_views(net, ds, snap.step, key, stacked, live=live)
 
 
 def _two(stacked: bool, widths: list[float]):
@@ -134,11 +135,11 @@ def _plane_views(net, ds, step: int, key: str, stacked: bool) -> None:
                    "(blue positive, orange negative, thickness = size)")
 
 
-def _image_views(net, ds, step: int, key: str, stacked: bool) -> None:
-    n = min(CONFUSION_N, len(ds.x_test))
-    probs = predict_proba(net.model, ds.x_test[:n])
-    pred = probs.argmax(1)
-    y = ds.y_test[:n].numpy()
+def _image_views(net, ds, step: int, key: str, stacked: bool, live: bool = True) -> None:
+    # a fixed moment (an ended run, a past step): the whole test set, as the final test
+    # accuracy counts it; while live, the first CONFUSION_N (said so), to keep redraws cheap
+    p = predict_test_set(net.model, ds.x_test, ds.y_test, CONFUSION_N if live else None)
+    pred, y, n = p.pred, p.y, p.n
     c1, c2 = _two(stacked, [1.3, 1])
     with c1:
         only_wrong = st.toggle("show only mistakes", key=f"{key}_only_wrong")
@@ -148,12 +149,11 @@ def _image_views(net, ds, step: int, key: str, stacked: bool) -> None:
             imgs = denormalise(ds.x_test[idx], ds.norm_mean, ds.norm_std)
             st.image(prediction_mosaic(imgs, y[idx], pred[idx], list(ds.classes), cols=8),
                      output_format="PNG",
-                     caption=f"test images at step {step:,}: {int((pred == y).sum())}/{n} right; "
-                             f"wrong ones in red")
+                     caption=f"test images at step {step:,}: {p.summary()}; wrong ones in red")
         else:
             st.success("No mistakes on these test images.")
     with c2:
-        st.plotly_chart(confusion_figure(confusion_matrix(y, pred, ds.num_classes), list(ds.classes)),
+        st.plotly_chart(confusion_figure(p.confusion(ds.num_classes), list(ds.classes), of=p.of),
                         width="stretch", key=f"{key}_confusion")
     filters = first_conv_filters(net.model)
     if filters is not None:

@@ -36,6 +36,9 @@ def _run_status() -> None:
     if s.status in WAITING:
         st.caption(f"**{s.status}**{watching} · waiting for a training slot")
         return
-    st.caption(f"**{s.status}** · step {s.step:,}/{s.total_steps:,} · epoch "
+    # while live the page's progress line carries the step (redrawn twice as often:
+    # a second step count here would always lag it); once ended, the step is final
+    where = "" if s.status in LIVE else f" · step {s.step:,}/{s.total_steps:,}"
+    st.caption(f"**{s.status}**{where} · epoch "
                f"{min(s.epochs, int(s.epoch) + (s.status == 'running'))}/{s.epochs} · {s.device}{watching}")
     st.progress(s.progress)

@@ -155,16 +155,55 @@ def pick_run(entry: RunEntry, key: str) -> RunEntry:
     return registry().get(chosen) or entry
 
 
-def run_label(entry: RunEntry) -> str:
-    """A short name for a run in pickers: what was trained on what, and how it ended."""
-    spec = entry.spec
-    acts = sorted({l.args.get("activation") for l in spec.layers if l.args.get("activation")} - {"linear"})
+MAX_PARTS = 4          # differences named in a run's label
+
+
+def run_label(entry: RunEntry, among: list[RunEntry] | None = None, short: bool = False) -> str:
+    """A name for a run in pickers and legends: what was trained on what, what sets it
+    apart from the other runs ``among`` (default: this browser's runs), and how it ended.
+
+    Two runs of lenet on digits, one at lr 0.01 and one at lr 0.1, are "lenet on digits
+    · lr 0.01" and "... · lr 0.1", not both "lenet (7 layers, relu) on digits".
+    ``short``: only the name and what differs (for a chart's legend).
+    """
+    among = session_runs() if among is None else among
+    mine = _setup(entry)
+    others = [_setup(e) for e in among if e.run_id != entry.run_id]
+    if others:
+        differs = [k for k in mine if any(o.get(k) != mine[k] for o in others)]
+        parts = [mine[k] for k in differs if k not in ("name", "dataset")][:MAX_PARTS]
+    else:
+        parts = [mine["layers"], mine["activation"]]
+    if others and not parts and not set(differs) & {"name", "dataset"}:
+        ids = [e.run_id for e in among]
+        parts = [f"run {ids.index(entry.run_id) + 1}, same setup" if entry.run_id in ids else "same setup"]
+    head = f"{mine['name']} on {mine['dataset']}" + "".join(f" · {p}" for p in parts)
+    if short:
+        return head
     s = entry.handle.state()
     result = s.final.get("test_accuracy", s.latest_eval().get("test_accuracy"))
     result = f" · {100 * result:.0f}%" if result is not None else ""
-    name = spec.name or "custom"
-    return (f"{name} ({len(spec.layers)} layers, {'/'.join(acts) or 'linear'}) on {entry.dataset.key} · "
-            f"{s.status} at step {s.step:,}{result} · {entry.run_id[:4]}")
+    # a live run's step is left out: a picker is drawn once per page run, and its step
+    # would lag the progress line by hundreds (the page redraws it when the run ends)
+    where = s.status if s.live else f"{s.status} at step {s.step:,}"
+    return f"{head} · {where}{result} · {entry.run_id[:4]}"
+
+
+def _setup(entry: RunEntry) -> dict[str, str]:
+    """What a run was set up with, each part as it is shown ("lr 0.01", "seed 3")."""
+    spec, c = entry.spec, entry.config
+    acts = sorted({l.args.get("activation") for l in spec.layers if l.args.get("activation")} - {"linear"})
+    widths = [str(l.args.get("units", l.args.get("channels"))) for l in spec.layers
+              if "units" in l.args or "channels" in l.args]
+    n = len(entry.dataset.x_train) + len(entry.dataset.x_test)
+    # most telling first: a label shows the first MAX_PARTS that differ
+    return {"name": spec.name or "custom", "dataset": entry.dataset.key,
+            "activation": "/".join(acts) or "linear", "layers": f"{len(spec.layers)} layers",
+            "widths": "widths " + "-".join(widths) if widths else "no weighted layers",
+            "lr": f"lr {c.lr:g}", "optimizer": c.optimizer, "seed": f"seed {c.seed}",
+            "batch": f"batch {c.batch_size}", "epochs": f"{c.epochs} epochs",
+            "momentum": f"momentum {c.momentum:g}", "weight_decay": f"L2 {c.weight_decay:g}",
+            "l1": f"L1 {c.l1:g}", "schedule": f"{c.schedule} schedule", "samples": f"{n:,} samples"}
 
 
 def share_link(ws: Workspace) -> str:

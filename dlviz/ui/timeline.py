@@ -51,13 +51,20 @@ def timeline_slider(entry: RunEntry, s: TrainerState, key: str, *, label: str = 
     rerun on a timer (``play_interval``) for the animation to advance.
     """
     steps = [t["step"] for t in s.timeline]
-    return step_slider(entry.run_id, steps, s.live, lambda o: _label(o, s), key, label=label)
+    return step_slider(entry.run_id, steps, s.live, lambda o: _label(o, s), key, label=label,
+                       end=s.step if s.live else max(steps + [s.step]), total=s.total_steps)
 
 
 def step_slider(remember_as: str, steps: list[int], live: bool, fmt, key: str, *,
-                label: str = "Moment of training") -> int:
+                label: str = "Moment of training", end: int | None = None, total: int | None = None) -> int:
     """The slider over ``steps`` (plus NOW while ``live``); ``remember_as`` names
-    the plain session key that keeps the position across pages."""
+    the plain session key that keeps the position across pages.
+
+    Any position but the newest is announced under the slider ("step 16 of 8,000"),
+    with a button back to the end: the position is shared by the pages, so a page
+    opened later shows that moment too, and must say it is not the trained model.
+    ``end``: the run's newest step (default: the last of ``steps``); ``total``: the
+    steps it trains for, when that is more than it has done."""
     options = sorted(set(steps)) + ([NOW] if live or not steps else [])
     positions = st.session_state.setdefault(POS_KEY, {})
     playing = st.session_state.setdefault(PLAY_KEY, {})
@@ -96,7 +103,29 @@ def step_slider(remember_as: str, steps: list[int], live: bool, fmt, key: str, *
             st.session_state[f"{key}_goto"] = options[0]
         st.rerun()
     positions[remember_as] = (pos, pos == options[-1])
+    if pos != options[-1]:
+        _past_banner(key, pos, options[-1], end, total, live, playing)
     return pos
+
+
+def _past_banner(key: str, pos: int, last, end: int | None, total: int | None, live: bool,
+                 playing: dict) -> None:
+    """'Step 16 of 8,000: not the end of training', and a button back to the end."""
+    end = end if end is not None else (last if last != NOW else pos)
+    if live:
+        where = f"**Step {pos:,}**, not the live run (now at step {end:,}" + (f" of {total:,})" if total else ")")
+    else:
+        where = f"**Step {pos:,} of {end:,}**" + (f" (of {total:,} planned)" if total and total > end else "") + \
+                ", not the end of training"
+    c1, c2 = st.columns([8, 1.6], vertical_alignment="center")
+    with c1:
+        st.info(f"{where}. Every view here shows the network at this moment, and so do the other "
+                f"pages until you go back.", icon=":material/history:")
+    if c2.button("Back to the end", key=f"{key}_to_end", icon=":material/skip_next:", width="stretch",
+                 help="show the newest weights again" + (" (the live run)" if live else "")):
+        playing[key] = False
+        st.session_state[f"{key}_goto"] = last
+        st.rerun()
 
 
 def play_interval(key: str) -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -49,3 +50,43 @@ def denormalise(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) ->
     s = torch.as_tensor(std if len(std) else [1.0] * c, dtype=torch.float32).reshape(1, -1, 1, 1)
     pixels = ((x * s + m) * 255.0).round().clamp(0, 255).to(torch.uint8)   # (N, C, H, W)
     return pixels.permute(0, 2, 3, 1).contiguous().numpy()
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """The model's predictions on the first ``n`` of a dataset's ``of`` test samples."""
+    pred: np.ndarray        # (n,) predicted class
+    y: np.ndarray           # (n,) true class
+    of: int                 # test samples in the dataset
+
+    @property
+    def n(self) -> int:
+        return len(self.y)
+
+    @property
+    def right(self) -> int:
+        return int((self.pred == self.y).sum())
+
+    @property
+    def accuracy(self) -> float:
+        return self.right / self.n if self.n else float("nan")
+
+    def confusion(self, k: int) -> np.ndarray:
+        return confusion_matrix(self.y, self.pred, k)
+
+    def summary(self) -> str:
+        """'2,323/2,400 test images right (96.8%)', or with a limit '970/1,000 right (97.0%):
+        the first 1,000 of 2,400 test images': every count says what it counts."""
+        acc = f" ({100 * self.accuracy:.1f}%)" if self.n else ""
+        if self.n == self.of:
+            return f"{self.right:,}/{self.n:,} test images right{acc}"
+        return f"{self.right:,}/{self.n:,} right{acc}: the first {self.n:,} of {self.of:,} test images"
+
+
+def predict_test_set(model: nn.Module, x: torch.Tensor, y: torch.Tensor, limit: int | None = None,
+                     batch: int = 1024) -> Predictions:
+    """Predicted classes on the test set, all of it by default (as the final test
+    accuracy is), or on its first ``limit`` samples, said so by ``summary()``."""
+    n = len(x) if limit is None else min(int(limit), len(x))
+    pred = predict_proba(model, x[:n], batch).argmax(1) if n else np.zeros(0, dtype=np.int64)
+    return Predictions(np.asarray(pred, dtype=np.int64), np.asarray(y[:n], dtype=np.int64).ravel(), len(x))
