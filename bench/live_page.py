@@ -8,7 +8,8 @@ charts at that moment):
 * time from the click to the first live picture (progress past step 0 with
   its charts drawn);
 * redraw interval (median and 90th percentile of progress-line changes);
-* redraws at which a chart on the page was blank (no plot drawn);
+* redraws at which a chart on the page was blank (no plot drawn), before the
+  first complete picture (charts mounting) and after it;
 * the trainer's samples/s with the page open (the progress line's own
   figure, median over the run) against the same run with no page (the CLI,
   same settings, same machine, run just before) -- the ratio;
@@ -49,9 +50,10 @@ OBSERVER = """() => {
     if (text && text !== last) {
       last = text;
       const charts = [...main.querySelectorAll('[data-testid="stPlotlyChart"]')];
-      const blank = charts.filter(c => !c.querySelector('.main-svg .plot, .main-svg .cartesianlayer, .gl-container')
-                                     || c.getBoundingClientRect().height < 20).length;
-      window.__log.push([performance.now(), text, charts.length, blank]);
+      const blankIdx = charts.map((c, i) => (!c.querySelector('.main-svg .plot, .main-svg .cartesianlayer, .gl-container')
+                                     || c.getBoundingClientRect().height < 20) ? i : -1).filter(i => i >= 0);
+      const blank = blankIdx.length;
+      window.__log.push([performance.now(), text, charts.length, blank, blankIdx.join(',')]);
     }
   };
   new MutationObserver(look).observe(main, {subtree: true, childList: true, characterData: true});
@@ -145,13 +147,13 @@ def main(argv=None) -> int:
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(server.pid, signal.SIGKILL)
 
-    live = [(t, text, n, blank) for t, text, n, blank in log
+    live = [(t, text, n, blank, which) for t, text, n, blank, which in log
             if STEP.search(text) and int(STEP.search(text).group(1).replace(",", "")) > 0
             and text.startswith("running")]
     if not live:
         print(json.dumps({**result, "error": "no live redraw seen"}))
         return 1
-    first = next((t for t, _, n, blank in live if n and not blank), live[0][0])
+    first = next((t for t, _, n, blank, _w in live if n and not blank), live[0][0])
     times = [t for t, *_ in live]
     gaps = [(b - a) / 1000 for a, b in zip(times, times[1:])]
     rates = [float(RATE.search(text).group(1).replace(",", "")) for _, text, *_ in live
@@ -162,7 +164,10 @@ def main(argv=None) -> int:
         "redraws": len(live),
         "redraw_median_s": round(statistics.median(gaps), 3) if gaps else None,
         "redraw_p90_s": round(sorted(gaps)[int(0.9 * (len(gaps) - 1))], 3) if gaps else None,
-        "redraws_with_a_blank_chart": sum(1 for *_, blank in live if blank),
+        # while the page first mounts its charts after Start, and after that
+        "redraws_with_a_blank_chart_before_first_picture": sum(1 for t, *_, blank, _w in live
+                                                               if blank and t < first),
+        "redraws_with_a_blank_chart_after": sum(1 for t, *_, blank, _w in live if blank and t > first),
         "page_open_samples_per_s": round(rate),
         "ratio_page_open_vs_headless": round(rate / base, 3) if base else None,
         **lat,

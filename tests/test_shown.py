@@ -214,3 +214,15 @@ def test_no_deploy_button_and_a_page_icon_that_needs_no_network():
     # a ":material/...:" page_icon makes the browser fetch an SVG from fonts.gstatic.com
     assert 'page_icon=":material' not in source and "page_icon=ICON" in source
     assert (ROOT / "assets" / "icon.png").is_file()
+
+
+def test_a_loss_that_falls_a_thousandfold_is_not_called_blown_up():
+    """A solved problem: the loss drops from 0.77 to 1e-4 early in the run. Its axis
+    stays linear and no 'log scale' note appears (it read 'the loss reached 0.77')."""
+    from dlviz.plots.curves import blown_up, loss_figure
+    falling = [0.77, 0.6, 0.3] + [1e-3] * 20 + [1e-4] * 200
+    assert not blown_up(falling)
+    assert blown_up([0.69, 0.7, 0.68, 5.0, 300.0, 8e11])
+    hist = [{"step": i, "epoch": i / 10, "train_loss": v} for i, v in enumerate(falling)]
+    fig = loss_figure(hist, [], "classification")
+    assert fig.layout.yaxis.type != "log" and not fig.layout.annotations

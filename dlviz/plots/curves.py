@@ -51,8 +51,11 @@ def blown_up(values) -> bool:
     v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=np.float64)
     if len(v) < 2:
         return False
-    start = float(np.min(v[: max(1, min(5, len(v) // 10 or 1))]))
-    return bool(v.max() > BLOWN_UP * max(start, 1e-12))
+    # the start is the first few points, never a tenth of the run: a loss that falls
+    # 1000x early (a solved problem) must not make its own start look like a blow-up
+    start = float(np.min(v[:3]))
+    peak = float(v[3:].max()) if len(v) > 3 else float(v.max())
+    return bool(peak > BLOWN_UP * max(start, 1e-12))
 
 
 def log_axis(fig: go.Figure, curves, log_y: bool | None) -> bool:
