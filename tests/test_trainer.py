@@ -243,7 +243,23 @@ def test_evaluations_and_health_cover_the_whole_run(preset, shape):
     assert t.join(60)
     s = t.state()
     assert s.status == "finished"
-    assert len(s.evals) >= 30, [e["step"] for e in s.evals]
-    assert len(s.health) >= 30
+    # ~40 on a quiet machine (MIN_POINTS, within MAX_SHARE of training each); 12-18
+    # before; the bar leaves room for a busy machine's noisier cost estimates
+    assert len(s.evals) >= 25, [e["step"] for e in s.evals]
+    assert len(s.health) >= 25
     assert s.health[-1]["step"] >= 0.9 * s.total_steps
     assert s.evals[-1]["step"] >= 0.9 * s.total_steps
+
+
+def test_a_very_long_run_shows_its_first_points_at_once():
+    """100,000 epochs: the curve still gets points in the first second of training (a
+    floor of total_steps / 500 once spaced them 8,000 steps apart)."""
+    t = Trainer(preset_spec("playground", (2,), 2), ring_dataset(), TrainConfig(epochs=100_000, batch_size=10))
+    t.start()
+    try:
+        assert wait_for(lambda: t.state().step > 1500, 60)
+        s = t.state()
+        assert len(s.history) >= 5 and len(s.evals) >= 3, (len(s.history), len(s.evals))
+    finally:
+        t.stop()
+        t.join(10)

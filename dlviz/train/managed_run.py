@@ -132,7 +132,7 @@ class ManagedRun:
         alive = getattr(w, "process_alive", True)
         try:
             if not alive:
-                raise WorkerGone("the process was killed")
+                raise WorkerGone("it was killed, or ran out of memory")
             self._last_status = w.status
         except WorkerGone as e:
             self._crash(str(e))

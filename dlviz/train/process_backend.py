@@ -114,7 +114,7 @@ class ProcessRun:
         if not ok:
             self._end_process()
             if err is None:
-                raise WorkerGone("the training process could not start")
+                raise WorkerGone("its process could not start")
             raise UserError(err)
 
     def _call(self, name: str, *args):
@@ -123,7 +123,7 @@ class ProcessRun:
         # another call stuck on this worker holds the lock: it ends the worker at
         # its own deadline, so waiting longer than one deadline is never needed
         if not self._lock.acquire(timeout=self.timeout_s):
-            raise WorkerGone(self._gone or "the training process is not answering")
+            raise WorkerGone(self._gone or "it is not answering")
         try:
             if self._gone:
                 raise WorkerGone(self._gone)
@@ -132,10 +132,10 @@ class ProcessRun:
             try:
                 self._conn.send((name, args))
                 if not self._conn.poll(self.timeout_s):
-                    self._lose(f"the training process did not answer within {self.timeout_s:g} s")
+                    self._lose(f"it did not answer within {self.timeout_s:g} s")
                 ok, value = self._conn.recv()
             except (EOFError, OSError):
-                self._lose("the training process has ended unexpectedly")
+                self._lose("it was killed, or ran out of memory")
         finally:
             self._lock.release()
         if not ok:

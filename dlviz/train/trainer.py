@@ -345,14 +345,15 @@ class Trainer:
             interval = max(self.step_count, 1) if self.step_count < 64 else max(
                 by_cost, self.total_steps / (2 * self.config.max_snapshots))
         else:
-            # at most ~1% of training time each, no denser than the bounded series
-            # can keep, and no more often than a screen can show; but evaluations and
-            # health at least MIN_POINTS times over a run (a curve of 3 points says
-            # nothing), and one slow measurement never pushes the next past the end
-            # (denser than ~1% only up to MAX_SHARE of training time)
+            # At most ~1% of training time each, and no more often than a screen can
+            # show. But evaluations and health at least MIN_POINTS times over a run (a
+            # curve of 3 points says nothing), up to MAX_SHARE of training time, so one
+            # slow measurement never pushes the next past the end. No floor from the
+            # run's length: a run of 100,000 epochs shows its first points in its first
+            # second too (the bounded series thin themselves evenly when full).
             at_least = self.total_steps / MIN_POINTS
             interval = max(min(by_cost, at_least), by_cost * OVERHEAD_SHARE / MAX_SHARE,
-                           self.total_steps / 500, min(MIN_INTERVAL_S / st, at_least))
+                           min(MIN_INTERVAL_S / st, at_least))
         self._due[what] = self.step_count + max(1, int(interval))
 
     def _record(self, step: int) -> None:

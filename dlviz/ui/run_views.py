@@ -52,7 +52,7 @@ def progress(s: TrainerState) -> None:
     st.progress(s.progress, text=f"**{s.status}** · epoch {epoch}/{s.epochs} · step {s.step:,}/"
                                  f"{s.total_steps:,} · {s.samples_per_s:,.0f} samples/s{eta} · {s.device}")
     if s.status in ("diverged", "error"):
-        st.error(s.message)
+        pass                        # said once, with what to try, by advice() below
     elif s.status in ("finished", "stopped") and s.message:
         st.caption(s.message + _final_text(s))
 
