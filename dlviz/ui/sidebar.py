@@ -38,7 +38,9 @@ def _run_status() -> None:
         return
     # while live the page's progress line carries the step (redrawn twice as often:
     # a second step count here would always lag it); once ended, the step is final
-    where = "" if s.status in LIVE else f" · step {s.step:,}/{s.total_steps:,}"
-    st.caption(f"**{s.status}**{where} · epoch "
-               f"{min(s.epochs, int(s.epoch) + (s.status == 'running'))}/{s.epochs} · {s.device}{watching}")
+    if s.status in LIVE:
+        st.caption(f"**{s.status}** · {s.device}{watching}")
+    else:
+        st.caption(f"**{s.status}** · step {s.step:,}/{s.total_steps:,} · epoch "
+                   f"{min(s.epochs, int(s.epoch))}/{s.epochs} · {s.device}{watching}")
     st.progress(s.progress)
