@@ -3,7 +3,7 @@
 Every activation is its own module instance, built on demand, never
 ``F.relu`` in a forward and never ``inplace=True``: Captum's DeepLift,
 GuidedBackprop and LayerIntegratedGradients need one hookable module per use
-(see DESIGN.md, "Captum pitfalls").
+(docs/ARCHITECTURE.md, "Captum needs one hookable module per use").
 """
 
 from __future__ import annotations

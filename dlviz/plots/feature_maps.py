@@ -1,7 +1,7 @@
 """Feature maps as ONE image: a mosaic of every channel of a layer, and one map enlarged.
 
 One image instead of a grid of subplots: 32 Plotly subplots take ~0.9 s from
-click to paint, one image ~0.33 s (DESIGN.md). Built with numpy (maps
+click to paint, one image ~0.33 s (docs/ARCHITECTURE.md). Built with numpy (maps
 coloured, upscaled by ``np.repeat``, copied into one canvas) plus a little
 PIL text: a 64-map mosaic takes a few milliseconds.
 

@@ -9,7 +9,7 @@ plane as a larger tile on the right.
 Everything is drawn on ONE pair of axes: each neuron tile is a small PNG image
 (the output tile a heatmap, for its hover values) placed with x0/dx/y0/dy,
 each connection a line shape. Many subplots would be slow
-to paint in a browser (see DESIGN.md).
+to paint in a browser (docs/ARCHITECTURE.md, "Facts measured").
 """
 
 from __future__ import annotations

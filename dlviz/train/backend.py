@@ -1,8 +1,11 @@
 """Where runs execute: a small interface so pages never care.
 
-Today a run is a ``Trainer`` thread in this process (``ThreadBackend``). A
-pool of worker processes, or a Ray cluster for a large class, can implement
-the same two calls later; pages only use ``RunHandle``'s methods.
+The app trains each run in a worker process of its own
+(``process_backend.ProcessBackend``); ``ThreadBackend`` runs a ``Trainer``
+thread in this process (tests, scripts). The server's ``RunRegistry`` wraps
+either in a ``ManagedRun`` (queue, deadlines, results kept after the end);
+pages only use ``RunHandle``'s methods. A pool or a cluster implements the
+same ``submit`` (docs/ARCHITECTURE.md, "Where extensions go").
 """
 
 from __future__ import annotations

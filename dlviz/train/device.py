@@ -42,7 +42,7 @@ _threads_set = False
 def set_cpu_threads(leave_free: int = 1) -> int:
     """Use all cores but ``leave_free`` for torch's intra-op pool; call once, at start-up,
     in the main thread. On 2 cores this is 1 thread, which also runs faster than 2
-    when anything else is busy (DESIGN.md). ``DLVIZ_THREADS`` overrides."""
+    when anything else is busy (docs/ARCHITECTURE.md). ``DLVIZ_THREADS`` overrides."""
     global _threads_set
     n = int(os.environ.get("DLVIZ_THREADS", "0")) or max(1, (os.cpu_count() or 1) - leave_free)
     if not _threads_set:

@@ -1,7 +1,7 @@
 """Fixtures for real-browser tests: the app in a subprocess, headless Chromium via Playwright.
 
 Playwright's own browser download does not work here, so Chromium is the Debian
-package, found on PATH and passed as ``executable_path`` (DESIGN.md). Without a
+package, found on PATH and passed as ``executable_path`` (docs/ARCHITECTURE.md). Without a
 browser the tests skip; with ``CI`` set they fail, because in CI a missing
 browser means the environment is broken, not that the tests do not apply.
 """
