@@ -1,11 +1,15 @@
-"""The trainer: one model, one dataset, one background thread.
+"""The trainer: one model, one dataset, one training thread.
 
-The thread owns the model while it runs. Everything the UI may read is
-appended under ``_lock`` and read back as a copy (``state()``); the thread
-never calls streamlit. The hot loop does the work of a bare PyTorch loop plus
-one host read of the loss (which also catches NaN before the update on the
-CPU); metrics, layer health, evaluation and snapshots happen on a schedule
-whose intervals are chosen so that each costs about 1% of training time.
+In the app a Trainer lives in a worker process of its own
+(``process_backend``), driven through a pipe; in tests and the CLI, in the
+caller's process. Its thread owns the model while it runs. Everything a
+reader may see is appended under ``_lock`` and read back as a copy
+(``state()``); the thread never calls streamlit. The hot loop does the work
+of a bare PyTorch loop plus one host read of the loss (which also catches
+NaN and a blown-up loss before the update); metrics, layer health,
+evaluation and snapshots happen on a schedule whose intervals are chosen so
+that each costs about 1% of training time, with at least MIN_POINTS of each
+over a run where that costs at most MAX_SHARE.
 """
 
 from __future__ import annotations
