@@ -31,16 +31,15 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import replace
 from pathlib import Path
+
+from bench.serve import healthy, kill_group, start_app
 
 ROOT = Path(__file__).resolve().parents[1]
 LOG = ROOT / "test-output" / "bench-class-load.log"
@@ -52,20 +51,6 @@ EXCEPTION = '[data-testid="stException"]'
 PLACE = re.compile(r"waiting: (\d+)\w\w in line")
 RATE = re.compile(r"([\d,]+) samples/s")
 CLEANUP_S = 25.0            # kept back from --max-s for closing the browser and the server
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as r:
-            return r.read().strip() == b"ok"
-    except OSError:
-        return False
 
 
 # -- processes and memory ------------------------------------------------------------
@@ -354,31 +339,6 @@ def log_errors(path: Path) -> dict:
             "errors_at_shutdown": sorted({m.group(1)[:120] for m in pick.finditer(after)})[:6]}
 
 
-def kill_group(proc: subprocess.Popen) -> None:
-    """SIGTERM to the server's process group (server, forkserver, workers), SIGKILL what is left."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    end = time.monotonic() + 10
-    while time.monotonic() < end:
-        proc.poll()
-        try:
-            os.killpg(proc.pid, 0)              # anyone of the group still there?
-        except ProcessLookupError:
-            break
-        time.sleep(0.2)
-    else:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        pass
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sessions", type=int, default=20, help="browser sessions (contexts) on the Train page")
@@ -397,8 +357,6 @@ def main(argv=None) -> int:
     load_start = [round(x, 2) for x in os.getloadavg()]     # the machine may be shared
     hard_end = t_start + args.max_s
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, DLVIZ_THREADS="1")
     env.pop("DLVIZ_MAX_LIVE_RUNS", None)
     if args.max_live is not None:
@@ -407,12 +365,7 @@ def main(argv=None) -> int:
     env.setdefault("DLVIZ_CACHE_DIR", cache)
     LOG.parent.mkdir(exist_ok=True)
     with open(LOG, "wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, start_new_session=True)
+        server, url = start_app(env, log)
 
     def backstop():                   # the last resort if the cleanup itself hangs
         print(json.dumps({"case": "class load", "complete": False, "error": "hard time limit"}), flush=True)

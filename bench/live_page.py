@@ -28,17 +28,15 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import replace
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from bench.serve import CHROMIUM_ARGS, kill_group, start_app, wait_healthy  # noqa: E402
 
 OBSERVER = """() => {
   window.__log = [];
@@ -60,12 +58,6 @@ OBSERVER = """() => {
 }"""
 STEP = re.compile(r"step ([\d,]+)/")
 RATE = re.compile(r"([\d,]+) samples/s")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def headless_rate(preset: str, dataset: str, epochs: int) -> float:
@@ -99,24 +91,12 @@ def main(argv=None) -> int:
     base_epochs = max(1, epochs // 10 if ds.points_train is not None else 2)
     base = headless_rate(args.preset, args.dataset, base_epochs)
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "DLVIZ_THREADS": "1"}, start_new_session=True)
+    server, url = start_app()
     result = {"preset": args.preset, "dataset": args.dataset, "headless_samples_per_s": round(base)}
     try:
-        for _ in range(240):
-            try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.25)
+        wait_healthy(server, url)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=[
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(60_000)
             page.goto(f"{url}/train?net={ws.to_url()}")
@@ -141,11 +121,7 @@ def main(argv=None) -> int:
                     main_area.get_by_role("button", name="Resume", exact=True).wait_for()
             browser.close()
     finally:
-        try:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(server.pid, signal.SIGKILL)
+        kill_group(server)
 
     live = [(t, text, n, blank, which) for t, text, n, blank, which in log
             if STEP.search(text) and int(STEP.search(text).group(1).replace(",", "")) > 0

@@ -71,7 +71,6 @@ class ManagedRun:
         self._state: TrainerState | None = None     # the newest state read, or the final one
         self._snaps: dict[int, Snapshot] = {}       # by step: shared by every viewer
         self._latest: Snapshot | None = None        # the newest live weights a viewer saw
-        self._message = ""
 
     # -- phase ------------------------------------------------------------------
     @property
@@ -206,7 +205,7 @@ class ManagedRun:
         elif self._phase == STARTING:
             message = "starting: the training process is being prepared"
         else:
-            message = self._message
+            message = ""
         status = {QUEUED: "queued", STARTING: "starting"}.get(self._phase, "idle")
         return TrainerState(status=status, step=0, total_steps=self.config.epochs * per_epoch,
                             epoch=0.0, epochs=self.config.epochs, device="", samples_per_s=0.0,
@@ -277,7 +276,6 @@ class ManagedRun:
             self._phase = FRESH
             self._snaps = {0: first} if first is not None and first.step == 0 else {}
             self._state = None
-            self._message = ""
             self._last_status = "idle"
         if w is not None:
             _close(w)

@@ -173,16 +173,6 @@ class RunRegistry:
             except Exception as exc:  # noqa: BLE001
                 print(f"dlviz: upkeep job failed: {exc!r}", file=sys.stderr)
 
-    def reap(self) -> list[str]:
-        """Stop live runs nobody has looked at for ``idle_s``; returns their ids."""
-        now = time.monotonic()
-        with self._lock:
-            idle = [e for e in self._runs.values()
-                    if _busy(e) and now - e.last_seen > self.idle_s]
-        for e in idle:
-            e.handle.stop(f"stopped after {self.idle_s:.0f} s with nobody watching")
-        return [e.run_id for e in idle]
-
     def start_ticker(self, every_s: float = 0.25) -> None:
         """Run ``tick`` in a daemon thread every ``every_s`` seconds (idempotent)."""
         if self._ticker is not None and self._ticker.is_alive():
