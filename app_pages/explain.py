@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import streamlit as st
 
 from dlviz.plots.unit_values import probabilities_figure
-from dlviz.ui import explain_views, keep, state
+from dlviz.ui import keep, state
+from dlviz.ui.explain_attributions import attributions, downloads, show_attributions
+from dlviz.ui.explain_methods import method_settings
+from dlviz.ui.explain_model import run_model, uploaded_model
+from dlviz.ui.explain_request import ExplainRequest, input_key
+from dlviz.ui.explain_strip import strip_over_training
+from dlviz.ui.explain_trust import trust
 from dlviz.ui.input_picker import pick_input, show_input
 from dlviz.views.predictions import predict_proba
 
@@ -22,7 +26,7 @@ def render() -> None:
     source = st.segmented_control("Model", SOURCES, default=SOURCES[0] if entry else SOURCES[1],
                                   key="explain_source") or SOURCES[0]
     if source == SOURCES[1]:
-        model = explain_views.uploaded_model()
+        model = uploaded_model()
     elif entry is None:
         st.info("Train a network first (or upload a model bundle): this page explains its predictions.")
         st.page_link("app_pages/train.py", label="Train a network", icon=":material/monitoring:")
@@ -33,7 +37,7 @@ def render() -> None:
         if waiting:
             st.info(waiting)
             return
-        model = explain_views.run_model(entry, TIMELINE_KEY)
+        model = run_model(entry, TIMELINE_KEY)
     if model is None:
         return
     ds = model.ds
@@ -42,7 +46,7 @@ def render() -> None:
         picked = pick_input(ds, model.net.model, "explain_in", camera=True)
     if picked is None:
         return
-    input_id = hashlib.sha1(picked.x.numpy().tobytes()).hexdigest()[:16]
+    input_id = input_key(picked.x)
     probs = predict_proba(model.net.model, picked.x.unsqueeze(0))[0]
     classification = ds.task == "classification"
     classes = list(ds.classes) if classification else []
@@ -52,6 +56,10 @@ def render() -> None:
         st.markdown(f"**Prediction** ({model.title})")
         st.plotly_chart(probabilities_figure(probs if classification else probs[:1], classes or None,
                                              true=picked.label), width="stretch", key="explain_probs")
+        st.caption("the network's output for this input" + (", one bar per class" if classification else ""),
+                   help="The last layer's scores put through softmax: probabilities that add up to 1; "
+                        "the tallest bar is the prediction." if classification else
+                   "The network's predicted value for this input.")
         if classification:
             pred = int(probs.argmax())
             target = st.selectbox("Explain the class", range(len(classes)), index=pred,
@@ -60,8 +68,8 @@ def render() -> None:
                                   help="the predicted class by default; pick another to ask \"why not this?\"")
         else:
             target = 0
-    chosen, params, layers = explain_views.method_settings(model.net)
-    if not chosen:
+    methods = method_settings(model.net)
+    if not methods.chosen:
         st.info("Pick at least one method.")
         return
     c1, c2, _ = st.columns([2, 2, 3])
@@ -74,24 +82,23 @@ def render() -> None:
                                  help="signed: red raises the class score, blue lowers it; "
                                       "absolute: how much, either way") or "signed"
     keep.kept("explain_signed", shown)
-    signed_view = shown == "signed"
-    class_name = classes[target] if classification else "the output"
+    req = ExplainRequest(model, picked, input_id, target, classes[target] if classification else "the output",
+                         methods, signed_view=shown == "signed", opacity=opacity)
     with st.spinner("explaining..."):
-        results = explain_views.attributions(model, picked, input_id, target, chosen, params, layers)
+        results = attributions(req)
     sections = SECTIONS if model.entry is not None else [SECTIONS[0], SECTIONS[2]]
     keep.keep("explain_section", sections[0], valid=lambda v: v if v in sections else None)
     section = st.segmented_control("Section", sections, key="explain_section",
                                    label_visibility="collapsed") or sections[0]
     keep.kept("explain_section", section)
     if section == SECTIONS[0]:
-        st.markdown(f"**Why {class_name}?**")
-        explain_views.show_attributions(results, picked, ds, signed_view, opacity)
-        explain_views.downloads(results, picked, class_name, signed_view, opacity)
+        st.markdown(f"**Why {req.class_name}?**")
+        show_attributions(req, results)
+        downloads(req, results)
     elif section == SECTIONS[1]:
-        explain_views.strip_over_training(model, picked, input_id, target, class_name, chosen, params, layers,
-                                          signed_view, opacity)
+        strip_over_training(req)
     else:
-        explain_views.trust(model, picked, input_id, target, class_name, results, params, layers)
+        trust(req, results)
 
 
 render()

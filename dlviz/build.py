@@ -1,39 +1,97 @@
-"""NetSpec -> ``torch.nn.Sequential`` with stable, human names per layer.
+"""NetSpec -> ``torch.nn.Sequential`` with stable, human names per layer, and a record per module.
 
-Names: the n-th layer of a kind is ``{kind}{n}`` (conv1, pool... see below),
-its activation (when the layer has one) is ``{kind}{n}_{activation}``, and
-the head is ``output``. Pages, probes and attributions refer to modules by
-these names, so they must not depend on anything but the spec.
+Names: the n-th layer of a kind is ``{short}{n}`` (conv1, maxpool2, res1: the
+kind's ``short`` in ``dlviz.nn.layers``), its activation (when the layer has
+one) is ``{name}_{activation}``, and the head is ``output``. Pages, probes and
+attributions refer to modules by these names, so they must not depend on
+anything but the spec.
+
+Every top-level module gets a ``ModuleRecord`` (its name, spec layer, kind,
+role, activation and output shape): ``BuiltNet.records`` in forward order,
+``BuiltNet.record(name)`` by name, and ``record_of(module)`` from the module
+itself (build tags each module it makes). Views read these instead of
+guessing a module's kind from its class or its name.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from dlviz.nn.activations import make_activation
+from dlviz.nn.activations import ACTIVATIONS, make_activation
 from dlviz.nn.layers import LAYER_KINDS
 from dlviz.spec import NetSpec, SpecReport, analyse
 
-_SHORT = {"dense": "dense", "conv2d": "conv", "maxpool": "maxpool", "avgpool": "avgpool",
-          "globalavgpool": "gap", "flatten": "flatten", "dropout": "dropout",
-          "batchnorm": "bn", "residual": "res", "activation": "act"}
+OUTPUT = "output"                      # the head's name, kind and role
+ROLES = ("layer", "activation", OUTPUT)
+_RECORD_ATTR = "_dlviz_record"
+
+
+@dataclass(frozen=True)
+class ModuleRecord:
+    """What the builder knows about one top-level module it made."""
+    name: str                  # "conv1", "conv1_relu", "output"
+    layer: int                 # 0-based index into spec.layers; len(spec.layers) for the head
+    kind: str                  # the spec layer's LAYER_KINDS key; "output" for the head
+    role: str                  # "layer": the kind's own module; "activation": an activation
+                               # module (after a layer, or an "activation" layer); "output"
+    activation: str | None     # the layer's activation setting (for role "activation": the one it applies)
+    shape: tuple[int, ...]     # output shape for one sample: (C, H, W) or (F,)
+
+    @property
+    def view(self) -> str:
+        """The inside views' category: conv | pool | activation | dense | output | flatten |
+        dropout | batchnorm | residual (the kind's ``view``)."""
+        if self.role in (OUTPUT, "activation"):
+            return self.role
+        return LAYER_KINDS[self.kind].view
+
+    @property
+    def passthrough(self) -> bool:
+        """Its eval-mode output is its input (flatten, dropout): nothing of its own to show."""
+        return self.role == "layer" and LAYER_KINDS[self.kind].passthrough
+
+    @property
+    def learns_maps(self) -> bool:
+        """A layer of learned spatial filters (conv, residual): Grad-CAM's classic target."""
+        return self.role != OUTPUT and LAYER_KINDS[self.kind].learns_maps
 
 
 @dataclass
 class BuiltNet:
     model: nn.Sequential
     report: SpecReport
-    # for each spec layer (0-based), the module names it produced, in order;
-    # the last list is the output head
-    layer_modules: list[list[str]]
+    records: tuple[ModuleRecord, ...]          # one per top-level module, forward order
+    _by_name: dict = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self):
+        self._by_name = {r.name: r for r in self.records}
 
     @property
     def module_names(self) -> list[str]:
         return list(self.model._modules)
+
+    @property
+    def layer_modules(self) -> list[list[str]]:
+        """For each spec layer (0-based), the module names it produced, in order;
+        the last list is the output head."""
+        groups: list[list[str]] = []
+        for r in self.records:
+            if r.layer == len(groups):
+                groups.append([])
+            groups[r.layer].append(r.name)
+        return groups
+
+    def record(self, name: str) -> ModuleRecord:
+        return self._by_name[name]
+
+
+def record_of(module: nn.Module) -> ModuleRecord | None:
+    """The record ``build`` tagged a top-level module with; None for any other module."""
+    return module.__dict__.get(_RECORD_ATTR)
 
 
 def build(spec: NetSpec, device: str | torch.device = "cpu", seed: int | None = None) -> BuiltNet:
@@ -52,47 +110,40 @@ def build(spec: NetSpec, device: str | torch.device = "cpu", seed: int | None = 
 
 def _build(spec: NetSpec, report: SpecReport, device) -> BuiltNet:
     modules: "OrderedDict[str, nn.Module]" = OrderedDict()
-    groups: list[list[str]] = []
+    records: list[ModuleRecord] = []
     counts: dict[str, int] = {}
+
+    def add(module: nn.Module, record: ModuleRecord) -> None:
+        module.__dict__[_RECORD_ATTR] = record          # a plain attribute: no parameter, no state
+        modules[record.name] = module
+        records.append(record)
+
     with torch.device(device):
-        for layer, rep in zip(spec.layers, report.layers):
+        for i, (layer, rep) in enumerate(zip(spec.layers, report.layers)):
             kind = LAYER_KINDS[layer.kind]
-            short = _SHORT[layer.kind]
-            counts[short] = counts.get(short, 0) + 1
-            name = short if short == "flatten" and counts[short] == 1 else f"{short}{counts[short]}"
-            if layer.kind == "activation":
-                name = f"{layer.args['activation']}{counts[short]}"
-            modules[name] = kind.make(rep.input_shape, layer.args)
-            group = [name]
+            counts[kind.short] = counts.get(kind.short, 0) + 1
+            name = kind.module_name(layer.args, counts[kind.short])
             act = layer.args.get("activation")
-            if layer.kind in ("dense", "conv2d") and (act in _HE_INIT or act in _GLOROT_GAIN):
-                _init_for(modules[name], act)
+            body = kind.make(rep.input_shape, layer.args)
+            if kind.init_by_activation and act in ACTIVATIONS:
+                _init_for(body, act)
+            role = "activation" if kind.view == "activation" else "layer"
+            add(body, ModuleRecord(name, i, layer.kind, role, act, rep.output_shape))
             if kind.has_activation and act and act != "linear":
-                modules[f"{name}_{act}"] = make_activation(act)
-                group.append(f"{name}_{act}")
-            groups.append(group)
-        modules["output"] = nn.Linear(report.layers[-1].input_shape[0], spec.outputs)
-        groups.append(["output"])
-    return BuiltNet(nn.Sequential(modules), report, groups)
-
-
-# Initialisation by the activation a layer feeds. PyTorch's default init
-# shrinks the signal ~3x per ReLU layer, so a 6-conv stack can sit at chance
-# for epochs depending on the seed: He init keeps the variance for ReLU-like
-# units, Glorot init (with its gain) for tanh. Sigmoid keeps PyTorch's default
-# on purpose: the deep-sigmoid preset is there to show the classic vanishing
-# gradient. Biases of re-initialised layers start at 0.
-_HE_INIT = {"relu": "relu", "leaky_relu": "leaky_relu", "gelu": "relu"}
-_GLOROT_GAIN = {"tanh": 5 / 3}
+                add(make_activation(act), ModuleRecord(f"{name}_{act}", i, layer.kind, "activation",
+                                                       act, rep.output_shape))
+        add(nn.Linear(report.layers[-1].input_shape[0], spec.outputs),
+            ModuleRecord(OUTPUT, len(spec.layers), OUTPUT, OUTPUT, None, (spec.outputs,)))
+    return BuiltNet(nn.Sequential(modules), report, tuple(records))
 
 
 def _init_for(module: nn.Module, act: str) -> None:
-    if module.weight.is_meta:
+    """The weight as the activation it feeds wants it (``Activation.init``, see
+    dlviz/nn/activations.py); None there keeps PyTorch's default. Biases start at 0."""
+    rule = ACTIVATIONS[act].init
+    if rule is None or module.weight.is_meta:
         return
-    if act in _HE_INIT:
-        nn.init.kaiming_normal_(module.weight, nonlinearity=_HE_INIT[act])
-    else:
-        nn.init.xavier_uniform_(module.weight, gain=_GLOROT_GAIN[act])
+    rule.apply(module.weight)
     nn.init.zeros_(module.bias)
 
 

@@ -17,24 +17,22 @@ import json
 import os
 import zipfile
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
 
 from dlviz.build import BuiltNet, build
 from dlviz.data.dataset import Dataset
 from dlviz.data.features import FEATURES
 from dlviz.errors import UserError
-from dlviz.spec import NetSpec, is_number, load_json
+from dlviz.spec import NetSpec, is_number
+from dlviz.spec_link import load_json
 from dlviz.train.config import TrainConfig
+from dlviz.train.history import MAX_TENSORS, MAX_WEIGHTS_BYTES, weights_bytes, weights_from_bytes  # noqa: F401
 from dlviz.train.state import TrainerState
 
 MODEL_FILE, WEIGHTS_FILE, METRICS_FILE = "model.json", "weights.safetensors", "metrics.csv"
-MAX_WEIGHTS_BYTES = 64 * 2**20
 MAX_JSON_BYTES = 1 * 2**20
-MAX_TENSORS = 1000
 MAX_METRICS_BYTES = 8 * MAX_JSON_BYTES
 MAX_CLASS_NAME_CHARS = 255              # a class is a folder name
 MAX_DATASET_KEY_CHARS = 4096            # folder:PATH
@@ -108,15 +106,20 @@ def save_bundle(bundle: Bundle, out_dir: str) -> None:
         f.write(bundle.metrics_csv)
 
 
-def weights_bytes(weights: dict[str, torch.Tensor]) -> bytes:
-    return st_save({k: v.detach().to("cpu").contiguous() for k, v in weights.items()})
+def refuse_pickles(names: Iterable[str], where: str = "") -> None:
+    """The one refusal of a pickled weights file, wherever it turns up: raises
+    ``UserError`` naming the first of ``names`` (paths or file names) that is one.
+    ``where`` ("the zip", "the folder") held it; "": it is a file given (a path, an upload)."""
+    pickles = sorted(os.path.basename(n) for n in names if n.lower().endswith(PICKLE_SUFFIXES))
+    if pickles:
+        held = f"{where} holds {pickles[0]}, not {WEIGHTS_FILE}: " if where else ""
+        raise UserError(f"not a model bundle: {held}{pickles[0]} is not accepted ({SAFETENSORS_ONLY})")
 
 
 def load_bundle(path: str) -> Bundle:
     """From a bundle folder, or the zip the app downloads (``bundle_zip``)."""
     if os.path.isfile(path):
-        if path.lower().endswith(PICKLE_SUFFIXES):
-            raise UserError(f"{os.path.basename(path)}: {SAFETENSORS_ONLY}")
+        refuse_pickles([path])
         if not zipfile.is_zipfile(path):
             raise UserError(f"not a model bundle: {path} is neither a folder nor a zip")
         if os.path.getsize(path) > MAX_WEIGHTS_BYTES + MAX_JSON_BYTES + MAX_METRICS_BYTES:
@@ -127,10 +130,7 @@ def load_bundle(path: str) -> Bundle:
         raise UserError(f"not a model bundle: {path} does not exist")
     mj, wf = os.path.join(path, MODEL_FILE), os.path.join(path, WEIGHTS_FILE)
     if not os.path.isfile(wf):
-        pickles = sorted(n for n in os.listdir(path) if n.lower().endswith(PICKLE_SUFFIXES))
-        if pickles:
-            raise UserError(f"not a model bundle: {WEIGHTS_FILE} is missing and {pickles[0]} "
-                            f"is not accepted ({SAFETENSORS_ONLY})")
+        refuse_pickles(os.listdir(path), "the folder")
     for f in (mj, wf):
         if not os.path.isfile(f):
             raise UserError(f"not a model bundle: {f} is missing")
@@ -164,10 +164,7 @@ def bundle_from_zip(data: bytes) -> Bundle:
             continue
         by_name.setdefault(base, info)
     if WEIGHTS_FILE not in by_name:
-        pickles = sorted(n for n in by_name if n.lower().endswith(PICKLE_SUFFIXES))
-        if pickles:
-            raise UserError(f"not a model bundle: the zip holds {pickles[0]}, not {WEIGHTS_FILE} "
-                            f"({SAFETENSORS_ONLY})")
+        refuse_pickles(by_name, "the zip")
     for name in (MODEL_FILE, WEIGHTS_FILE):
         if name not in by_name:
             raise UserError(f"not a model bundle: the zip has no {name}")
@@ -190,6 +187,22 @@ def bundle_from_zip(data: bytes) -> Bundle:
         metrics = read(METRICS_FILE, MAX_METRICS_BYTES).decode("utf-8", "replace")
     return bundle_from_bytes(read(MODEL_FILE, MAX_JSON_BYTES), read(WEIGHTS_FILE, MAX_WEIGHTS_BYTES),
                              metrics)
+
+
+def bundle_from_files(files: dict[str, bytes]) -> Bundle:
+    """From uploaded files {name: bytes}: the zip ``bundle_zip`` makes, or model.json and
+    weights.safetensors. Any pickle among them is refused before anything is read."""
+    refuse_pickles(files)
+    zips = [n for n in files if n.lower().endswith(".zip")]
+    if zips:
+        if len(files) > 1:
+            raise UserError("upload either the zip or the two files, not both")
+        return bundle_from_zip(files[zips[0]])
+    jsons = [n for n in files if n.lower().endswith(".json")]
+    weights = [n for n in files if n.lower().endswith(".safetensors")]
+    if len(jsons) != 1 or len(weights) != 1:
+        raise UserError(f"a model needs exactly one {MODEL_FILE} and one {WEIGHTS_FILE}")
+    return bundle_from_bytes(files[jsons[0]], files[weights[0]])
 
 
 def _looks_pickled(data: bytes) -> bool:
@@ -226,15 +239,7 @@ def bundle_from_bytes(model_json: bytes, weights: bytes, metrics_csv: str = "") 
     except UserError as e:
         raise UserError(f"{MODEL_FILE}: {e}") from None
     expected = net.model.state_dict()
-    # the first 8 bytes give the JSON header's length: refuse absurd ones before parsing
-    if len(weights) >= 8 and int.from_bytes(weights[:8], "little") > min(len(weights), MAX_JSON_BYTES):
-        raise UserError(f"{WEIGHTS_FILE} is not a valid safetensors file")
-    try:
-        tensors = st_load(weights)
-    except (SafetensorError, Exception):
-        raise UserError(f"{WEIGHTS_FILE} is not a valid safetensors file") from None
-    if len(tensors) > MAX_TENSORS:
-        raise UserError(f"{WEIGHTS_FILE} holds {len(tensors)} tensors, over the limit of {MAX_TENSORS}")
+    tensors = weights_from_bytes(weights, WEIGHTS_FILE)
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:

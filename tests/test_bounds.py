@@ -15,8 +15,8 @@ from dlviz.data import DATASETS, DatasetParams, load_dataset
 from dlviz.data.registry import MAX_SAMPLES_2D, MAX_SEED, check_params, max_samples
 from dlviz.errors import UserError
 from dlviz.presets import PRESETS, preset_spec
-from dlviz.spec import (INT_LIMITS, MAX_DROPOUT, MAX_JSON_DEPTH, MAX_LAYERS, LayerSpec, NetSpec,
-                        SpecError, analyse, decode_url_json, encode_url_json)
+from dlviz.spec import INT_LIMITS, MAX_DROPOUT, MAX_LAYERS, LayerSpec, NetSpec, SpecError, analyse
+from dlviz.spec_link import MAX_JSON_DEPTH, decode_url_json, encode_url_json
 from dlviz.train.config import TrainConfig
 from dlviz.workspace import Workspace, default_workspace
 

@@ -12,7 +12,8 @@ from dlviz.data.dataset import Dataset
 from dlviz.presets import preset_spec
 from dlviz.spec import LayerSpec, NetSpec
 from dlviz.train.config import TrainConfig
-from dlviz.train.trainer import DIVERGE_FACTOR, Trainer
+from dlviz.train.divergence import DIVERGE_FACTOR
+from dlviz.train.trainer import Trainer
 
 from conftest import ring_dataset
 

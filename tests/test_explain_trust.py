@@ -124,7 +124,7 @@ def test_attribution_strip_over_the_timeline(trained):
     net, ds, final, snapshots, spec = trained
     assert len(snapshots) >= 3
     x = ds.x_test[0]
-    frames = attribution_strip(lambda: build(spec), snapshots, x, None, "gradcam")
+    frames = attribution_strip(lambda: build(spec), [(s.step, s.weights) for s in snapshots], x, None, "gradcam")
     assert [s for s, _ in frames] == [s.step for s in snapshots]
     assert all(m.shape == (32, 32) and np.isfinite(m).all() for _, m in frames)
     # the target is the last snapshot's prediction, held for every frame: the last frame
@@ -132,7 +132,7 @@ def test_attribution_strip_over_the_timeline(trained):
     last = attribute(net, x, None, "gradcam")
     np.testing.assert_allclose(frames[-1][1], last.map2d, rtol=1e-5, atol=1e-7)
     assert not np.allclose(frames[0][1], frames[-1][1])
-    # (step, weights) pairs work as well as Snapshot objects
+    # a part of the timeline gives the same maps for the same weights
     pairs = [(s.step, s.weights) for s in snapshots[-2:]]
     again = attribution_strip(lambda: build(spec), pairs, x, last.target, "gradcam")
     np.testing.assert_allclose(again[-1][1], frames[-1][1], rtol=1e-6)

@@ -1,7 +1,6 @@
 """Run registry: lookup, a fair queue behind an atomic cap, per-owner limits, upkeep."""
 
 import threading
-import time
 
 import pytest
 

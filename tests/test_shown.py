@@ -198,7 +198,7 @@ def test_occlusion_on_two_features_looks_at_one_feature_at_a_time():
 
 
 def test_the_raw_attributions_button_names_the_file_it_gives():
-    from dlviz.ui.explain_views import _npy_label, _npy_name
+    from dlviz.ui.explain_attributions import npy_label as _npy_label, npy_name as _npy_name
     one, two = {"saliency": None}, {"saliency": None, "occlusion": None}
     assert _npy_label(one).endswith("(.npy)") and _npy_name(one).endswith(".npy")
     assert ".zip" in _npy_label(two) and _npy_name(two).endswith(".zip")

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from dlviz.presets import PRESETS, preset_spec
-from dlviz.spec import (MAX_LAYERS, MAX_PARAMS, LayerSpec, NetSpec, SpecError, analyse,
-                        decode_url_json)
+from dlviz.spec import MAX_LAYERS, MAX_PARAMS, LayerSpec, NetSpec, SpecError, analyse
+from dlviz.spec_link import decode_url_json
 
 
 def lenet_like():

@@ -2,7 +2,7 @@ import pytest
 
 from dlviz.data import DatasetParams
 from dlviz.errors import UserError
-from dlviz.spec import encode_url_json
+from dlviz.spec_link import encode_url_json
 from dlviz.workspace import Workspace, default_workspace
 
 

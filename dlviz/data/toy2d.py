@@ -20,6 +20,7 @@ Every random draw comes from one ``torch.Generator`` seeded with
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -32,24 +33,6 @@ from dlviz.data.params import DatasetParams
 DEFAULT_SAMPLES = 500            # train + test
 RADIUS = 6.0                     # regression points are uniform in [-6, 6]^2
 CLASSES = ("class 0", "class 1")
-
-# params.noise when it is None. Playground starts every set at 0; spiral and
-# moons get a little jitter so that they do not look drawn with a ruler.
-DEFAULT_NOISE = {
-    "circle": 0.0, "xor": 0.0, "gaussian": 0.0, "spiral": 0.1, "moons": 0.2,
-    "plane": 0.0, "multi-gaussian": 0.0,
-}
-
-DESCRIPTIONS = {
-    "circle": "a disc of class 1 (radius 2.5) inside a ring of class 0 (radius 3.5 to 5)",
-    "xor": "four quadrants; class 1 where x1*x2 >= 0",
-    "gaussian": "two Gaussian blobs centred at (2, 2) (class 1) and (-2, -2) (class 0)",
-    "spiral": "two interleaved spirals, 1.75 turns each",
-    "moons": "two interleaving half circles (sklearn's make_moons, scaled x3.5)",
-    "plane": "regression: y = (x1 + x2) / 12 on [-6, 6]^2, in [-1, 1]",
-    "multi-gaussian": "regression: six signed bumps, y in [-1, 1]",
-}
-
 
 def _uniform(g: torch.Generator, n: int, lo: float, hi: float) -> Tensor:
     return lo + (hi - lo) * torch.rand(n, generator=g)                       # (n,)
@@ -151,30 +134,64 @@ def _multi_gaussian(n: int, noise: float, g: torch.Generator) -> tuple[Tensor, T
     return pts, y
 
 
-GENERATORS: dict[str, Callable[[int, float, torch.Generator], tuple[Tensor, Tensor]]] = {
-    "circle": _circle, "xor": _xor, "gaussian": _gaussian, "spiral": _spiral,
-    "moons": _moons, "plane": _plane, "multi-gaussian": _multi_gaussian,
-}
-REGRESSION = ("plane", "multi-gaussian")
+@dataclass(frozen=True)
+class Toy2D:
+    """One 2-D set: everything the registry and the builder need, in one record.
+
+    Adding a 2-D set is one ``Toy2D`` in ``TOYS`` (the registry lists them all)."""
+
+    key: str
+    description: str             # one line: the dataset lists and ``Dataset.description``
+    generate: Callable[[int, float, torch.Generator], tuple[Tensor, Tensor]]
+    task: str = "classification"     # regression generators return targets (n, 1) in [-1, 1]
+    # params.noise when it is None. Playground starts every set at 0; spiral and
+    # moons get a little jitter so that they do not look drawn with a ruler.
+    default_noise: float = 0.0
+
+    @property
+    def num_classes(self) -> int:
+        return len(CLASSES) if self.task == "classification" else 0
+
+
+TOYS: dict[str, Toy2D] = {t.key: t for t in [
+    Toy2D("circle", "2-D: a disc of class 1 (radius 2.5) inside a ring of class 0 (radius 3.5 to 5)",
+          _circle),
+    Toy2D("xor", "2-D: four quadrants, opposite corners share a class (class 1 where x1*x2 >= 0)",
+          _xor),
+    Toy2D("gaussian", "2-D: two Gaussian blobs, at (2, 2) (class 1) and (-2, -2) (class 0)",
+          _gaussian),
+    Toy2D("spiral", "2-D: two interleaved spirals, 1.75 turns each (hard for shallow nets)",
+          _spiral, default_noise=0.1),
+    Toy2D("moons", "2-D: two interleaving half circles (sklearn's make_moons, scaled x3.5)",
+          _moons, default_noise=0.2),
+    Toy2D("plane", "2-D regression: a tilted plane, y = (x1 + x2) / 12 on [-6, 6]^2",
+          _plane, task="regression"),
+    Toy2D("multi-gaussian", "2-D regression: six signed Gaussian-like bumps, y in [-1, 1]",
+          _multi_gaussian, task="regression"),
+]}
+
+# derived, for the Build page's noise slider
+DEFAULT_NOISE: dict[str, float] = {k: t.default_noise for k, t in TOYS.items()}
 
 
 def generate(key: str, n: int, noise: float, seed: int) -> tuple[Tensor, Tensor]:
     """Raw points float32 (n, 2) and labels (int64 (n,) or float32 (n, 1)), unshuffled."""
     g = torch.Generator().manual_seed(seed)
-    pts, y = GENERATORS[key](n, 0.5 * noise, g)   # Playground's noise scale: [0, 0.5]
-    return pts.float(), (y.float() if key in REGRESSION else y.long())
+    toy = TOYS[key]
+    pts, y = toy.generate(n, 0.5 * noise, g)   # Playground's noise scale: [0, 0.5]
+    return pts.float(), (y.float() if toy.task == "regression" else y.long())
 
 
 def build(key: str, params: DatasetParams) -> Dataset:
     """Build the 2-D set ``key`` with a shuffled train/test split.
 
-    n_samples None -> DEFAULT_SAMPLES; noise None -> DEFAULT_NOISE[key].
+    n_samples None -> DEFAULT_SAMPLES; noise None -> the set's ``default_noise``.
     x_* are ``featurize(points, params.features)``: float32 (N, F).
     """
-    if key not in GENERATORS:
-        raise KeyError(f"unknown 2-D dataset '{key}'; choose one of: {', '.join(GENERATORS)}")
+    if key not in TOYS:
+        raise KeyError(f"unknown 2-D dataset '{key}'; choose one of: {', '.join(TOYS)}")
     n = params.n_samples or DEFAULT_SAMPLES
-    noise = DEFAULT_NOISE[key] if params.noise is None else params.noise
+    noise = TOYS[key].default_noise if params.noise is None else params.noise
     pts, y = generate(key, n, noise, params.seed)
 
     # shuffle with its own stream, so the split does not shift the points
@@ -183,7 +200,7 @@ def build(key: str, params: DatasetParams) -> Dataset:
     n_test = min(max(round(n * params.test_fraction), 1), n - 1)
     test, train = perm[:n_test], perm[n_test:]
 
-    regression = key in REGRESSION
+    regression = TOYS[key].task == "regression"
     features = tuple(params.features)
     return Dataset(
         key=key,
@@ -194,7 +211,7 @@ def build(key: str, params: DatasetParams) -> Dataset:
         y_train=y[train],
         x_test=featurize(pts[test], features),
         y_test=y[test],
-        description=DESCRIPTIONS[key],
+        description=TOYS[key].description,
         features=features,
         points_train=pts[train],
         points_test=pts[test],

@@ -13,11 +13,11 @@ here imports streamlit; the renderers are in ``dlviz.plots.attribution``.
 from dlviz.explain.attribute import Attribution, DeltaCheck, attribute, delta_check
 from dlviz.explain.baselines import BASELINES, make_baseline
 from dlviz.explain.deletion import DeletionCurve, deletion_curve, insertion_curve
-from dlviz.explain.layers import default_layer, layer_choices
+from dlviz.explain.layers import available_methods, default_layer, default_methods, layer_choices
 from dlviz.explain.mask_share import MaskShare, mask_share
 from dlviz.explain.params import Param
 from dlviz.explain.randomisation import RandomisationResult, randomisation_check
-from dlviz.explain.registry import METHODS, Method, available_methods, default_methods, explanation, param_view
+from dlviz.explain.registry import METHODS, Method, explanation, param_view
 from dlviz.explain.similarity import spearman
 from dlviz.explain.strip import attribution_strip
 

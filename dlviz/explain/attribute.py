@@ -14,9 +14,9 @@ from dlviz.build import BuiltNet
 from dlviz.errors import UserError
 from dlviz.explain.guard import borrowed, fast_convs
 from dlviz.explain.job import Job
-from dlviz.explain.layers import default_layer, layer_choices
+from dlviz.explain.layers import available_methods, default_layer, layer_choices
 from dlviz.explain.params import resolve
-from dlviz.explain.registry import METHODS, available_methods, param_view
+from dlviz.explain.registry import METHODS, param_view
 from dlviz.plots.style import fmt_number
 
 SEED = 0     # SmoothGrad / GradientSHAP noise: the same map every time for the same input

@@ -2,6 +2,8 @@
 
 The page and the CLI list ``METHODS``; adding a method is one entry here,
 one small wrapper (``Job`` -> ``Raw``) and its row in the contract test.
+Which methods apply to a given network is ``dlviz.explain.layers``' question
+(it reads ``needs_layer`` and ``conv_only`` from here; nothing here reads it).
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from dlviz.build import BuiltNet
 from dlviz.explain import cam, conductance, gradients, occlusion, path
 from dlviz.explain.baselines import BASELINES
 from dlviz.explain.job import Job, Raw
@@ -24,7 +25,8 @@ class Method:
     run: Callable[[Job], Raw]
     params: tuple[Param, ...] = ()
     needs_layer: bool = False        # Grad-CAM, Guided Grad-CAM, conductance
-    conv_only: bool = False          # needs a layer whose output is an image (C, h, w)
+    conv_only: bool = False          # its layer's output must be an image (C, h, w); read by
+                                     # explain/layers.layer_choices
     signed: bool = True              # default display: red/blue around 0, else magnitude only
     is_default: bool = False         # computed when the page opens
     random: bool = False             # draws noise: run under a fixed seed
@@ -138,13 +140,3 @@ def param_view(key: str, p: Param, image: bool = True) -> Param:
         return replace(p, choices=tuple(c for c in p.choices if c != "blur"), help=_VECTOR_BASELINE_HELP)
     label, help_, default = _VECTOR_PARAMS.get((key, p.name), (p.label, p.help, None))
     return replace(p, label=label, help=help_ or p.help, default=p.default if default is None else default)
-
-
-def available_methods(net: BuiltNet) -> list[str]:
-    """Method keys that apply to this network (no Grad-CAM without a conv layer), registry order."""
-    from dlviz.explain.layers import layer_choices
-    return [k for k, m in METHODS.items() if not m.needs_layer or layer_choices(net, k)]
-
-
-def default_methods(net: BuiltNet) -> list[str]:
-    return [k for k in available_methods(net) if METHODS[k].is_default]

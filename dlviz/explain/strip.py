@@ -12,18 +12,20 @@ from dlviz.explain.attribute import attribute
 from dlviz.views._eval import inference
 
 
-def attribution_strip(net_factory: Callable[[], BuiltNet], snapshots: Iterable, x: torch.Tensor,
+def attribution_strip(net_factory: Callable[[], BuiltNet],
+                      snapshots: Iterable[tuple[int, dict[str, torch.Tensor]]], x: torch.Tensor,
                       target: int | None, method: str, params: dict | None = None,
                       layer: str | None = None) -> list[tuple[int, np.ndarray]]:
     """[(step, map2d)] in the order given.
 
     ``net_factory()`` builds the network on the CPU (e.g. ``lambda: build(spec)``);
     it is built once and each snapshot's weights are loaded into it in turn.
-    ``snapshots``: (step, state_dict) pairs or timeline ``Snapshot`` objects.
+    ``snapshots``: (step, state_dict) pairs (of a timeline's ``Snapshot``:
+    ``(s.step, s.weights)``).
     ``target`` None: the class the *last* snapshot predicts, kept for every
     step, so the strip shows one question answered over time.
     """
-    pairs = [(s.step, s.weights) if hasattr(s, "weights") else (int(s[0]), s[1]) for s in snapshots]
+    pairs = [(int(step), weights) for step, weights in snapshots]
     if not pairs:
         return []
     net = net_factory()

@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlviz.build import BuiltNet
-from dlviz.inside._io import record_io
 from dlviz.inside.values import as_batch
+from dlviz.probe import capture
 from dlviz.views._eval import inference
 
 
@@ -80,10 +80,10 @@ def explain_conv(net: BuiltNet, layer_name: str, x: torch.Tensor, channel: int,
         raise ValueError(f"{layer_name}: only ungrouped, zero-padded convolutions are explained")
     xb = as_batch(net, x)                                             # (1, *input_shape)
     with inference(model) as device:
-        with record_io(model, layer_name) as io:
+        with capture(model, [layer_name], inputs=True) as probe:
             model(xb.to(device))
-    inp = io["input"][0].double().cpu()                               # (Cin, H, W)
-    out = io["output"][0]                                             # (Cout, Ho, Wo)
+    inp = probe.inputs[layer_name][0].double().cpu()                  # (Cin, H, W)
+    out = probe.outputs[layer_name][0]                                # (Cout, Ho, Wo)
     cout, ho, wo = out.shape
     if not (0 <= channel < cout and 0 <= row < ho and 0 <= col < wo):
         raise ValueError(f"{layer_name} output is {cout}x{ho}x{wo}; "

@@ -24,16 +24,17 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 from torch.func import functional_call
 
 from dlviz.build import BuiltNet
 from dlviz.inside.sketch import Sketch, sketch
 from dlviz.probe import capture
-from dlviz.views._eval import _device_of
+from dlviz.train.device import device_of
+from dlviz.train.history import Snapshot
+
+StepWeights = tuple[int, "dict[str, torch.Tensor] | None"]     # (step, state dict; None: the model's own)
 
 KINDS = ("weights", "gradients", "activations")
-_SKIP = (nn.Flatten, nn.Dropout, nn.Dropout2d)    # outputs equal their input in eval mode
 
 
 @dataclass(frozen=True)
@@ -58,14 +59,18 @@ class SnapshotStats:
 
 def layer_plan(net: BuiltNet) -> list[tuple[str, list[str], str | None]]:
     """For every spec layer worth showing: (layer name, weight parameter names,
-    activation module name or None). Flatten and dropout layers are skipped."""
-    modules = dict(net.model.named_modules())
+    activation module name or None). Layers that only pass their input on
+    (flatten, dropout: the kind's ``passthrough``) are skipped.
+
+    The weights are the layer's weight matrices and kernels: parameters named
+    ``weight`` with two or more dimensions (a batch norm's per-channel scale is not one).
+    """
+    modules = dict(net.model.named_children())
     plan = []
     for grp in net.layer_modules:
-        first = modules[grp[0]]
-        weights = [f"{n}.weight" for n, m in first.named_modules(prefix=grp[0])
-                   if isinstance(m, (nn.Conv2d, nn.Linear))]
-        act = None if isinstance(first, _SKIP) and len(grp) == 1 else grp[-1]
+        weights = [n for n, p in modules[grp[0]].named_parameters(prefix=grp[0])
+                   if n.rsplit(".", 1)[-1] == "weight" and p.dim() >= 2]
+        act = None if net.record(grp[0]).passthrough else grp[-1]
         if weights or act:
             plan.append((grp[0], weights, act))
     return plan
@@ -86,7 +91,7 @@ def snapshot_stats(net: BuiltNet, weights: dict[str, torch.Tensor] | None, x: to
     ``.grad`` and its training flag are left as they were; no hook is left.
     """
     model = net.model
-    device = _device_of(model)
+    device = device_of(model)
     plan = layer_plan(net)
     state = {k: v.detach() for k, v in (weights if weights is not None else model.state_dict()).items()}
     wanted = [w for _, ws, _ in plan for w in ws]
@@ -148,13 +153,13 @@ def assemble(steps: Sequence[int], stats: Sequence[SnapshotStats],
     return {layer: {k: kinds[k] for k in KINDS if k in kinds} for layer, kinds in out.items()}
 
 
-def layer_distributions(net: BuiltNet, snapshots: Sequence, x: torch.Tensor, y: torch.Tensor,
-                        bins: int = 40) -> dict[str, dict[str, DistributionSeries]]:
-    """``assemble`` over ``snapshot_stats`` of every snapshot: a sequence of
-    ``(step, weights)`` pairs or of objects with ``.step`` and ``.weights``."""
+def layer_distributions(net: BuiltNet, snapshots: Sequence[StepWeights | Snapshot], x: torch.Tensor,
+                        y: torch.Tensor, bins: int = 40) -> dict[str, dict[str, DistributionSeries]]:
+    """``assemble`` over ``snapshot_stats`` of every snapshot: ``(step, weights)`` pairs,
+    or the timeline's ``Snapshot``s."""
     steps, stats = [], []
     for s in snapshots:
-        step, weights = (s.step, s.weights) if hasattr(s, "weights") else s
+        step, weights = s if isinstance(s, tuple) else (s.step, s.weights)
         steps.append(int(step))
         stats.append(snapshot_stats(net, weights, x, y))
     return assemble(steps, stats, bins)

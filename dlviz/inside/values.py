@@ -5,6 +5,7 @@
 
 The values are the model's own: captured by ``dlviz.probe.capture`` hooks on
 the top-level modules during a single eval-mode forward pass, not recomputed.
+Each value's kind and spec layer come from the builder's ``ModuleRecord``.
 """
 
 from __future__ import annotations
@@ -15,19 +16,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from dlviz.build import BuiltNet
-from dlviz.nn.residual import ResidualConvBlock, ResidualDenseBlock
+from dlviz.build import BuiltNet, record_of
 from dlviz.probe import capture
 from dlviz.views._eval import inference
-
-_ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.Identity)
 
 
 @dataclass(frozen=True)
 class LayerValue:
     name: str                   # module name in BuiltNet.model ("conv1", "conv1_relu", "output")
     kind: str                   # see module_kind
-    group: int                  # index into BuiltNet.layer_modules (the spec layer it belongs to)
+    group: int                  # the spec layer it belongs to (index into BuiltNet.layer_modules)
     shape: tuple[int, ...]      # without the batch: (C, H, W) or (U,)
     values: np.ndarray          # float32, that shape
     vmin: float
@@ -41,28 +39,11 @@ class LayerValue:
 
 
 def module_kind(name: str, module: nn.Module) -> str:
-    """conv | pool | activation | dense | output | flatten | dropout | batchnorm | residual | other."""
-    if name == "output":
-        return "output"
-    if isinstance(module, nn.Conv2d):
-        return "conv"
-    if isinstance(module, (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d)):
-        return "pool"
-    if isinstance(module, nn.Sequential) and any(isinstance(m, nn.AdaptiveAvgPool2d) for m in module):
-        return "pool"           # global average pooling: AdaptiveAvgPool2d(1) + Flatten
-    if isinstance(module, _ACTIVATIONS):
-        return "activation"
-    if isinstance(module, nn.Linear):
-        return "dense"
-    if isinstance(module, nn.Flatten):
-        return "flatten"
-    if isinstance(module, (nn.Dropout, nn.Dropout2d)):
-        return "dropout"
-    if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
-        return "batchnorm"
-    if isinstance(module, (ResidualConvBlock, ResidualDenseBlock)):
-        return "residual"
-    return "other"
+    """conv | pool | activation | dense | output | flatten | dropout | batchnorm | residual
+    (the kind's ``view`` in dlviz/nn/layers.py), read from the record ``build`` gave the
+    module; "other" for a module ``build`` did not make."""
+    record = record_of(module)
+    return record.view if record is not None else "other"
 
 
 def input_shape(net: BuiltNet) -> tuple[int, ...]:
@@ -81,10 +62,6 @@ def as_batch(net: BuiltNet, x: torch.Tensor) -> torch.Tensor:
     raise ValueError(f"expected one input of shape {shape}, got {tuple(x.shape)}")
 
 
-def groups_by_module(net: BuiltNet) -> dict[str, int]:
-    return {name: i for i, grp in enumerate(net.layer_modules) for name in grp}
-
-
 def layer_values(net: BuiltNet, x: torch.Tensor) -> list[LayerValue]:
     """Every top-level module's output for one input ``x`` (no batch), in order.
 
@@ -93,8 +70,6 @@ def layer_values(net: BuiltNet, x: torch.Tensor) -> list[LayerValue]:
     """
     model = net.model
     names = net.module_names
-    modules = dict(model.named_children())
-    group_of = groups_by_module(net)
     xb = as_batch(net, x)                                  # (1, *input_shape)
     with inference(model) as device:
         with capture(model, names) as probe:
@@ -102,7 +77,8 @@ def layer_values(net: BuiltNet, x: torch.Tensor) -> list[LayerValue]:
     out: list[LayerValue] = []
     for name in names:
         v = probe.outputs[name][0].float().cpu().numpy().astype(np.float32, copy=False)  # no batch
-        kind = module_kind(name, modules[name])
+        record = net.record(name)
+        kind = record.view
         probs = None
         if kind == "output":
             # a classifier has >= 2 logits; a regression head has one value
@@ -110,5 +86,5 @@ def layer_values(net: BuiltNet, x: torch.Tensor) -> list[LayerValue]:
                      else torch.softmax(torch.from_numpy(v).double(), 0).float().numpy())
         finite = v[np.isfinite(v)]
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
-        out.append(LayerValue(name, kind, group_of.get(name, -1), tuple(v.shape), v, lo, hi, probs))
+        out.append(LayerValue(name, kind, record.layer, tuple(v.shape), v, lo, hi, probs))
     return out

@@ -32,8 +32,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlviz.build import BuiltNet
-from dlviz.inside._io import record_io
-from dlviz.views._eval import _device_of
+from dlviz.probe import capture
+from dlviz.train.device import device_of
 
 # monotonic element-wise activations: the same unit exists in their input
 _ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.Tanh, nn.Sigmoid)
@@ -59,13 +59,13 @@ def _forward_to(net: BuiltNet, module_name: str, x: torch.Tensor) -> dict:
     """Run the top-level modules only as far as the one holding ``module_name``
     (cheaper than the whole model); return that module's input and output, with autograd."""
     top = module_name.split(".")[0]
-    with record_io(net.model, module_name, detach=False) as io:
+    with capture(net.model, [module_name], inputs=True, detach=False) as probe:
         h = x
         for name, m in net.model.named_children():
             h = m(h)
             if name == top:
                 break
-    return io
+    return {"input": probe.inputs[module_name], "output": probe.outputs[module_name]}
 
 
 def visualise_unit(net: BuiltNet, module_name: str, unit: int, steps: int = 96, lr: float = 0.05,
@@ -86,7 +86,7 @@ def visualise_unit(net: BuiltNet, module_name: str, unit: int, steps: int = 96, 
     if len(shape) != 3:
         raise ValueError(f"feature visualisation needs an image input (C, H, W), got {shape}")
     c = shape[0]
-    device = _device_of(model)
+    device = device_of(model)
     mean = torch.as_tensor(list(norm_mean) or [0.0] * c, dtype=torch.float32).reshape(1, c, 1, 1)
     std = torch.as_tensor(list(norm_std) or [1.0] * c, dtype=torch.float32).reshape(1, c, 1, 1)
     lo, hi = (0.0 - mean) / std, (1.0 - mean) / std                  # (1, C, 1, 1) valid range

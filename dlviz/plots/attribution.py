@@ -21,9 +21,9 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw
 
-from dlviz.plots.images import INK, MUTED, _fit, _font
+from dlviz.plots.pil_draw import INK, MUTED, fit_text, pil_font
 from dlviz.plots.style import MUTED as MUTED_CSS
-from dlviz.plots.style import base_layout, fmt_number, placeholder
+from dlviz.plots.style import base_layout, fmt_number, placeholder, px
 
 # ColorBrewer RdBu, blue (-1) .. near white (0) .. red (+1)
 _DIVERGING = np.array([[5, 48, 97], [33, 102, 172], [67, 147, 195], [146, 197, 222], [209, 229, 240],
@@ -131,13 +131,14 @@ def range_text(signed: bool, vmax: float) -> str:
 def colour_scale(signed: bool, vmax: float, width: int = 220, height: int = 40) -> Image.Image:
     """A horizontal legend: -vmax .. 0 .. +vmax (signed) or 0 .. vmax, with labels."""
     bar_h, pad = max(8, height // 3), 8
+    height += px(11) - 11               # the labels under the bar grow with the font scale
     t = np.linspace(-1.0, 1.0, width - 2 * pad) if signed else np.linspace(0.0, 1.0, width - 2 * pad)
     colours = _lookup(_DIVERGING, (t + 1) / 2) if signed else _lookup(_SEQUENTIAL, t)
     img = Image.new("RGB", (width, height), (255, 255, 255))
     strip = np.repeat(colours[None].round().astype(np.uint8), bar_h, axis=0)   # (bar_h, W', 3)
     img.paste(Image.fromarray(strip), (pad, 2))
     draw = ImageDraw.Draw(img)
-    font = _font(11)
+    font = pil_font(px(11))
     y = 2 + bar_h + 3
     left = f"-{_fmt(vmax)}" if signed else "0"
     draw.text((pad, y), left, fill=MUTED, font=font, anchor="la")
@@ -174,13 +175,12 @@ def explanation_sheet(shown: np.ndarray | None, maps: Sequence, labels: Sequence
                       tile: int = TILE, cols: int = 6) -> Image.Image:
     """One PNG-ready image: the input, then one overlay per map, each titled and scaled.
 
-    ``maps``: (H, W) arrays, or objects with a ``map2d`` attribute (``Attribution``);
-    a 1-D map (features, or a dense layer's units) is drawn as a small bar chart.
+    ``maps``: (H, W) arrays (an ``Attribution``'s ``map2d``); a 1-D map (features,
+    or a dense layer's units) is drawn as a small bar chart. ``labels`` None: "map 1", ...
     ``signed``: one flag for all, or one per map. ``shown`` None: no input tile.
     """
-    arrays = [np.asarray(getattr(m, "map2d", m), dtype=np.float32) for m in maps]
-    names = list(labels) if labels is not None else [str(getattr(m, "method", f"map {i + 1}"))
-                                                     for i, m in enumerate(maps)]
+    arrays = [np.asarray(m, dtype=np.float32) for m in maps]
+    names = list(labels) if labels is not None else [f"map {i + 1}" for i in range(len(arrays))]
     if len(names) != len(arrays):
         raise ValueError(f"{len(arrays)} maps but {len(names)} labels")
     flags = [bool(signed)] * len(arrays) if isinstance(signed, (bool, np.bool_)) else list(signed)
@@ -209,24 +209,25 @@ def explanation_sheet(shown: np.ndarray | None, maps: Sequence, labels: Sequence
         tiles.append((Image.new("RGB", (tile, tile), (255, 255, 255)), "nothing to show", ""))
 
     side = max(max(t.size) for t, _, _ in tiles)
-    gap, cap_h = 10, 34
-    title_h = 30 if title else 0
+    gap, cap_h = 10, px(34)
+    title_h = px(30) if title else 0
     cols = max(1, min(cols, len(tiles)))
     rows = -(-len(tiles) // cols)
     sheet = Image.new("RGB", (gap + cols * (side + gap), title_h + gap + rows * (side + cap_h + gap)),
                       (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
     if title:
-        draw.text((gap, gap), _fit(_font(15), title, sheet.width - 2 * gap), fill=INK, font=_font(15))
-    font, small = _font(12), _font(10)
+        big = pil_font(px(15))
+        draw.text((gap, gap), fit_text(big, title, sheet.width - 2 * gap), fill=INK, font=big)
+    font, small = pil_font(px(12)), pil_font(px(10))
     for i, (im, caption, scale_text) in enumerate(tiles):
         r, c = divmod(i, cols)
         x0, y0 = gap + c * (side + gap), title_h + gap + r * (side + cap_h + gap)
         sheet.paste(im, (x0 + (side - im.width) // 2, y0 + (side - im.height) // 2))
-        draw.text((x0 + side / 2, y0 + side + 3), _fit(font, caption, side), fill=INK, font=font,
+        draw.text((x0 + side / 2, y0 + side + 3), fit_text(font, caption, side), fill=INK, font=font,
                   anchor="ma")
         if scale_text:
-            draw.text((x0 + side / 2, y0 + side + 19), scale_text, fill=MUTED, font=small, anchor="ma")
+            draw.text((x0 + side / 2, y0 + side + px(19)), scale_text, fill=MUTED, font=small, anchor="ma")
     return sheet
 
 
@@ -247,7 +248,7 @@ def feature_bars(values: np.ndarray, names: Sequence[str] | None = None, title: 
                          hovertemplate="%{y}: %{x:.3g}<extra></extra>"))
     base_layout(fig, height=max(140, 60 + 22 * len(v)), legend_top=False,
                 margin=dict(l=8, r=16, t=36 if title else 12, b=36))
-    fig.update_layout(title=dict(text=title, font_size=13) if title else None, showlegend=False)
+    fig.update_layout(title=dict(text=title, font_size=px(13)) if title else None, showlegend=False)
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig.update_xaxes(title_text="attribution", zeroline=True, zerolinecolor=MUTED_CSS)
     return fig

@@ -1,4 +1,5 @@
-"""Training: config, trainer thread, recording, backends and the run registry."""
+"""Training: settings and the optimizer and schedule registries, the trainer (run
+control, step loop, recording schedule, evaluation), backends and the run registry."""
 
 from dlviz.train.config import TrainConfig
 from dlviz.train.state import TrainerState

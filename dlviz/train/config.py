@@ -8,17 +8,16 @@ from dataclasses import asdict, dataclass, fields
 from dlviz.errors import UserError
 from dlviz.spec import fmt_whole
 from dlviz.train.device import DEVICE_CHOICES
-
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-SCHEDULES = ("constant", "step", "cosine")
+from dlviz.train.optimizers import OPTIMIZERS, SETTINGS
+from dlviz.train.schedules import SCHEDULES
 
 # Inclusive (low, high) of each number, with words for the message. The Train page's
-# inputs offer these ranges, so a link's value always fits its widget.
+# inputs offer these ranges, so a link's value always fits its widget. The optimizers'
+# own settings (momentum, weight decay) and their ranges are in optimizers.SETTINGS.
 LIMITS: dict[str, tuple[float, float, str]] = {
     "lr": (1e-5, 10.0, "learning rate"),
     "batch_size": (1, 4096, "batch size"),
     "epochs": (1, 100_000, ""),
-    "weight_decay": (0.0, 1.0, "L2 weight decay"),
     "l1": (0.0, 1.0, "L1 penalty"),
     "seed": (0, 2**31 - 1, "random seed"),
     # recording schedule, in optimizer steps; 0 = automatic
@@ -28,17 +27,16 @@ LIMITS: dict[str, tuple[float, float, str]] = {
     # each snapshot is a copy of the weights kept in the server
     "max_snapshots": (2, 500, "snapshots kept"),
 }
-MAX_MOMENTUM = 1.0           # exclusive: momentum 1 never forgets a gradient
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     optimizer: str = "adam"
     lr: float = 0.01
-    momentum: float = 0.9          # SGD and RMSprop
+    momentum: float = SETTINGS["momentum"].default          # SGD and RMSprop
     batch_size: int = 32
     epochs: int = 10
-    weight_decay: float = 0.0      # L2 (decoupled for AdamW)
+    weight_decay: float = SETTINGS["weight_decay"].default  # L2 (decoupled for AdamW)
     l1: float = 0.0                # added to the loss: l1 * sum |w| over weights
     schedule: str = "constant"
     seed: int = 0
@@ -64,8 +62,12 @@ class TrainConfig:
                 said = f" ({what})" if what else ""
                 raise UserError(f"training setting '{name}'{said} must be between {_fmt(lo)} and "
                                 f"{_fmt(hi)}, got {_fmt(v)}")
-        if not 0 <= self.momentum < MAX_MOMENTUM:
-            raise UserError(f"training setting 'momentum' must be in [0, 1), got {self.momentum!r}")
+        for name, setting in SETTINGS.items():
+            v = getattr(self, name)
+            if not setting.within(v):
+                said = f" ({setting.label})" if setting.label != name else ""
+                raise UserError(f"training setting '{name}'{said} must be {setting.range_text()}, "
+                                f"got {_fmt(v)}")
         return self
 
     def to_dict(self) -> dict:

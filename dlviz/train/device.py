@@ -1,4 +1,4 @@
-"""Device choice and CPU thread count."""
+"""Device choice, the device a model lives on, and CPU thread count."""
 
 from __future__ import annotations
 
@@ -34,6 +34,13 @@ def pick_device(name: str = "auto") -> torch.device:
     if base not in available_devices():
         raise UserError(f"device '{name}' is not available here; available: {', '.join(available_devices())}")
     return torch.device(name)
+
+
+def device_of(model: torch.nn.Module) -> torch.device:
+    """The device of the model's parameters (the CPU for a model without any)."""
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
 
 
 _threads_set = False

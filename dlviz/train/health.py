@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from dlviz.nn.activations import SATURATION
+from dlviz.build import record_of
+from dlviz.nn.activations import ACTIVATIONS
 
 
 @dataclass(frozen=True)
@@ -30,33 +31,24 @@ class HealthPlan:
 
     @classmethod
     def for_model(cls, model: nn.Sequential, layer_modules: list[list[str]]) -> "HealthPlan":
+        """Every activation module (the builder's record says so) whose activation has a
+        health rule (``Activation.health`` in dlviz/nn/activations.py) is watched."""
         mods = dict(model.named_children())
         weighted = [g[0] for g in layer_modules if any(True for _ in mods[g[0]].parameters())]
         acts: dict[str, str] = {}
         for group in layer_modules:
             for name in group:
-                key = _activation_key(mods[name])
-                if key in SATURATION:
-                    acts[name] = key
+                record = record_of(mods[name])
+                if (record is not None and record.role == "activation"
+                        and ACTIVATIONS[record.activation].health is not None):
+                    acts[name] = record.activation
         return cls(weighted, acts)
 
 
-_CLASS_TO_KEY = {nn.ReLU: "relu", nn.LeakyReLU: "leaky_relu", nn.GELU: "gelu",
-                 nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}
-
-
-def _activation_key(module: nn.Module) -> str | None:
-    return _CLASS_TO_KEY.get(type(module))
-
-
 def unit_stats(key: str, out: torch.Tensor) -> torch.Tensor:
-    """Fraction of unhealthy units in one activation output. (B, F) or (B, C, H, W) -> ()."""
-    if SATURATION[key] == "dead":
-        # a unit (feature, or conv channel) is dead when no sample/position is positive
-        per_unit = out.transpose(0, 1).reshape(out.shape[1], -1)      # (units, B*H*W)
-        return (per_unit.amax(dim=1) <= 0).float().mean()
-    lo, hi = (-0.99, 0.99) if key == "tanh" else (0.01, 0.99)
-    return ((out <= lo) | (out >= hi)).float().mean()
+    """Fraction of unhealthy units in one activation output, by the activation's own rule
+    (dead for the ReLU family, saturated for tanh/sigmoid). (B, F) or (B, C, H, W) -> ()."""
+    return ACTIVATIONS[key].health.fraction(out)
 
 
 def param_norms(model: nn.Module, names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -91,6 +83,6 @@ def health_row(plan: HealthPlan, w: torch.Tensor, g: torch.Tensor, ratio: torch.
     for i, name in enumerate(plan.weighted):
         row[name] = {"weight_norm": flat[i], "grad_norm": flat[n + i], "update_ratio": flat[2 * n + i]}
     for j, name in enumerate(act_names):
-        kind = SATURATION[plan.activations[name]]
+        kind = ACTIVATIONS[plan.activations[name]].health.name
         row[name] = {kind: flat[3 * n + j]}
     return row

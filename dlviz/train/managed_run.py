@@ -8,7 +8,7 @@ Life of a run (docs/ARCHITECTURE.md, "A class on one server"):
 
 * **queued**: no process yet; ``state()`` says its place in line. The
   registry starts it when a slot frees.
-* **live**: a worker (``ProcessRun``, or an in-process ``Trainer`` in tests)
+* **live**: a worker (``ProcessRun`` in the app, or an in-process ``Trainer``)
   trains it; calls go to the worker, each with a deadline. A worker that dies
   or stops answering turns the run into an ended run with status ``error``
   and a message, never an exception for the page.
@@ -128,9 +128,8 @@ class ManagedRun:
         w = self._worker
         if self._phase != LIVE or w is None:
             return self._phase
-        alive = getattr(w, "process_alive", True)
         try:
-            if not alive:
+            if not w.process_alive:
                 raise WorkerGone("it was killed, or ran out of memory")
             self._last_status = w.status
         except WorkerGone as e:
@@ -359,6 +358,12 @@ class ManagedRun:
                     break
                 total -= snapshot_bytes(self._snaps.pop(step))
 
+    @property
+    def process_alive(self) -> bool:
+        """False only once its worker is known to be lost (no call into the worker)."""
+        w = self._worker
+        return w is None or w.process_alive
+
     def kept_bytes_now(self) -> int:
         return sum(snapshot_bytes(s) for s in self._snaps.values())
 
@@ -391,9 +396,5 @@ def _close(handle: RunHandle | None) -> None:
         handle.stop("closed")
     except UserError:
         pass
-    close = getattr(handle, "close", None)
-    if close is not None:
-        close()
-    else:
-        handle.join(5)
+    handle.close()
 

@@ -6,8 +6,8 @@ time it calls into torch, and measured training throughput fell by ~30%. In a
 process of its own the trainer keeps one core to itself.
 
 The child holds a ``Trainer`` and answers commands on a pipe; ``ProcessRun``
-in the parent has the same methods as a ``Trainer`` (``RunHandle``). Weights
-cross the pipe as safetensors bytes, never as pickled tensors.
+in the parent implements ``RunHandle`` (``train/backend.py``) as a ``Trainer``
+does. Weights cross the pipe as safetensors bytes, never as pickled tensors.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dlviz.errors import UserError
 from dlviz.spec import NetSpec
 from dlviz.train.backend import estimate
 from dlviz.train.config import TrainConfig
-from dlviz.train.history import Snapshot
+from dlviz.train.history import Snapshot, weights_bytes
 from dlviz.train.state import TrainerState
 
 _CTX = None
@@ -235,7 +235,6 @@ def _unpack(packed) -> Snapshot:
 
 
 def _pack(s: Snapshot):
-    from dlviz.bundle import weights_bytes
     return (s.step, s.epoch, weights_bytes(s.weights), s.metrics)
 
 

@@ -25,6 +25,7 @@ import shutil
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 import streamlit as st
@@ -105,6 +106,56 @@ def check_workspace_dataset(ws):
     return ws
 
 
+# -- what a page's uploader gives -----------------------------------------------
+
+def upload_dataset_key(up, ws, scheme: str = "folder", suffix: str = ".zip") -> str | None:
+    """The dataset a page's uploader stands for: ``<scheme>:PATH`` of the file just
+    uploaded (stored in this session's folder as ``<hash><suffix>``), else the
+    workspace's earlier upload of that scheme when this session may open it, else
+    None (nothing uploaded yet). ``scheme`` "folder": a zip of class folders.
+
+    Raises ``UserError`` with the one line to show (a page only renders it)."""
+    if up is None:
+        if not ws.dataset.startswith(f"{scheme}:"):
+            return None
+        check_workspace_dataset(ws)     # only this session's own uploads (or the operator's data folders)
+        return ws.dataset
+    try:
+        return f"{scheme}:{save_upload(up, suffix)}"
+    except UserError as e:
+        raise UserError(f"The upload could not be stored: {e}") from None
+    except OSError as e:
+        raise UserError(f"The upload could not be stored ({e.strerror or type(e).__name__}).") from None
+
+
+@dataclass(frozen=True)
+class ReadOnce:
+    """What came of an uploaded file read once: ``fresh`` on the run that read it (then
+    ``value`` is what ``read`` returned); ``error`` is kept while the file stays in the box."""
+    fresh: bool
+    value: object = None
+    error: str | None = None
+
+
+def read_once(up, state_key: str, read: Callable[[bytes], object],
+              message: Callable[[UserError], str]) -> ReadOnce:
+    """Read an uploader's file once per content (``read(bytes)``), keeping under
+    ``state_key`` what came of it: a message drawn only on the run that read the
+    file vanished at the next click. ``message(error)`` words a ``UserError``."""
+    data = up.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    held = st.session_state.get(state_key)
+    if held is not None and held[0] == digest:
+        return ReadOnce(False, None, held[1])
+    try:
+        value = read(data)
+    except UserError as e:
+        st.session_state[state_key] = (digest, message(e))
+        return ReadOnce(True, None, st.session_state[state_key][1])
+    st.session_state[state_key] = (digest, None)
+    return ReadOnce(True, value, None)
+
+
 # -- storing an upload ---------------------------------------------------------
 
 def max_upload_bytes() -> int:
@@ -114,8 +165,8 @@ def max_upload_bytes() -> int:
         return 200 * 2**20          # Streamlit's default
 
 
-def save_upload(up) -> str:
-    """Store a ``st.file_uploader`` zip in this session's folder; returns its path.
+def save_upload(up, suffix: str = ".zip") -> str:
+    """Store a ``st.file_uploader`` file (a zip by default) in this session's folder; returns its path.
 
     Reruns with the same uploaded file reuse the stored path without reading it again."""
     known = st.session_state.setdefault(FILES_KEY, {})
@@ -125,7 +176,7 @@ def save_upload(up) -> str:
         return path
     folder = session_dir()
     _private_dirs(folder)
-    path = store_upload(up.getvalue(), folder, max_bytes=max_upload_bytes())
+    path = store_upload(up.getvalue(), folder, max_bytes=max_upload_bytes(), suffix=suffix)
     if file_id:
         known.clear()               # one uploader: only its current file matters
         known[file_id] = path

@@ -8,6 +8,8 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from dlviz.train.device import device_of
+
 
 @contextmanager
 def inference(model: nn.Module) -> Iterator[torch.device]:
@@ -17,12 +19,6 @@ def inference(model: nn.Module) -> Iterator[torch.device]:
     model.eval()
     try:
         with torch.no_grad():
-            yield _device_of(model)
+            yield device_of(model)
     finally:
         model.train(was_training)
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    for p in model.parameters():
-        return p.device
-    return torch.device("cpu")
