@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 
 import pandas as pd
@@ -10,6 +9,7 @@ import streamlit as st
 
 from dlviz.data import DATASETS, load_dataset
 from dlviz.data.features import FEATURES
+from dlviz.data.csv_file import read_header
 from dlviz.errors import UserError
 from dlviz.plots.architecture import architecture_figure
 from dlviz.plots.images import sample_grid
@@ -17,12 +17,14 @@ from dlviz.plots.plane import dataset_figure
 from dlviz.presets import PRESETS
 from dlviz.spec import NetSpec, SpecError, analyse
 from dlviz.data.toy2d import DEFAULT_NOISE
-from dlviz.ui import keep, state, uploads
-from dlviz.ui.layer_editor import bump_version, layer_editor
+from dlviz.ui import keep, presenter, state, uploads
+from dlviz.ui import draw_points
+from dlviz.ui.layer_editor import bump_version, layer_editor, layer_glossary
 from dlviz.views.predictions import denormalise
 from dlviz.workspace import adapt_to_dataset, params_for_dataset, samples_shown
 
 UPLOAD = "your images (zip)"
+CSV_UPLOAD = "your table (CSV)"
 CUSTOM = "custom"
 CUSTOM_LABEL = "custom — your own layers (edited from a preset, or loaded)"
 
@@ -30,7 +32,8 @@ CUSTOM_LABEL = "custom — your own layers (edited from a preset, or loaded)"
 def render() -> None:
     st.title("Build")
     ws = state.workspace()
-    left, right = st.columns([1, 1.4], gap="large")
+    # side by side; in presenter mode two tabs (dlviz/ui/presenter.py)
+    left, right = presenter.sections(["Data", "Network"], key="build_sections", columns=[1, 1.4])
     with left:
         ds = _dataset_section(ws)
     ws = state.workspace()
@@ -43,21 +46,38 @@ def render() -> None:
 
 def _dataset_section(ws):
     st.subheader("Data")
-    keys = list(DATASETS) + [UPLOAD]
+    keys = list(DATASETS) + [UPLOAD, CSV_UPLOAD, draw_points.CHOICE]
     current = ws.dataset if ws.dataset in DATASETS else UPLOAD
+    if ws.dataset.startswith("csv:"):            # a table (dlviz/data/tabular.py)
+        current = CSV_UPLOAD
+    if ws.dataset.startswith("drawn:"):          # points clicked on the plane (dlviz/ui/draw_points.py)
+        current = draw_points.CHOICE
     key = st.selectbox("Dataset", keys, index=keys.index(current),
-                       format_func=lambda k: k if k == UPLOAD else f"{k} — {DATASETS[k].description}",
+                       format_func=lambda k: k if k not in DATASETS else f"{k} — {DATASETS[k].description}",
                        key="build_dataset")
     dataset_key = key
     if key == UPLOAD:
         dataset_key = _upload_zip(ws)
         if dataset_key is None:
             return None
-    # another dataset brings its own sample count and noise (workspace.params_for_dataset),
-    # and the widgets below follow: they are keyed alone, and would keep the old values
-    params = params_for_dataset(ws.dataset, dataset_key, ws.params)
-    if dataset_key != ws.dataset:
+    if key == CSV_UPLOAD:
+        dataset_key = _upload_csv(ws)
+        if dataset_key is None:
+            return None
+    if key == draw_points.CHOICE:                  # the canvas, its noise and features
+        dataset_key, params = draw_points.drawn_points_dataset(ws)
+        if dataset_key is None:
+            return None
+    else:
+        # another dataset brings its own sample count and noise (workspace.params_for_dataset),
+        # and the widgets below follow: they are keyed alone, and would keep the old values
+        params = params_for_dataset(ws.dataset, dataset_key, ws.params)
+    if dataset_key != ws.dataset and key != draw_points.CHOICE:
         _note_what_changed(ws.dataset, ws.params, dataset_key, params)
+    if key == CSV_UPLOAD:
+        params = _target_picker(dataset_key, params)
+        if params is None:
+            return None
     if key in DATASETS and DATASETS[key].input_shape == (2,):
         c1, c2 = st.columns(2)
         noise = params.noise if params.noise is not None else DEFAULT_NOISE.get(key, 0.0)
@@ -113,18 +133,33 @@ def _note_what_changed(old: str, old_params, new: str, params) -> None:
 
 def _upload_zip(ws) -> str | None:
     up = st.file_uploader("A zip with one folder per class", type=["zip"], key="build_zip")
-    if up is None:
-        if ws.dataset.startswith("folder:"):
-            try:        # only this session's own uploads (or the operator's data folders)
-                uploads.check_workspace_dataset(ws)
-            except UserError as e:
-                st.error(str(e))
-                return None
-            return ws.dataset
-        st.info("Upload a .zip whose top level holds one folder per class (cats/, dogs/, ...).")
-        return None
     try:
-        return f"folder:{uploads.save_upload(up)}"
+        key = uploads.upload_dataset_key(up, ws)
+    except UserError as e:
+        st.error(str(e))
+        return None
+    if key is None:
+        st.info("Upload a .zip whose top level holds one folder per class (cats/, dogs/, ...).")
+    return key
+
+
+def _upload_csv(ws) -> str | None:
+    """``csv:PATH`` of the table just uploaded (kept in this session's upload folder), or
+    the workspace's earlier one when this session may open it; None until there is one."""
+    up = st.file_uploader("A CSV file: one row per sample, a header line of column names",
+                          type=["csv", "tsv", "txt"], key="build_csv")
+    if up is None:
+        if not ws.dataset.startswith("csv:"):
+            st.info("Upload a .csv table; then choose the column to predict.")
+            return None
+        try:        # only this session's own uploads (or the operator's data folders)
+            uploads.check_workspace_dataset(ws)
+        except UserError as e:
+            st.error(str(e))
+            return None
+        return ws.dataset
+    try:
+        return f"csv:{uploads.save_upload(up)}"
     except UserError as e:
         st.error(f"The upload could not be stored: {e}")
     except OSError as e:
@@ -132,11 +167,29 @@ def _upload_zip(ws) -> str | None:
     return None
 
 
+def _target_picker(dataset_key: str, params):
+    """The column to predict, from the table's header (the last column at first)."""
+    try:
+        columns = list(read_header(dataset_key.partition(":")[2]))
+    except UserError as e:
+        st.error(str(e))
+        return None
+    chosen = params.target_column if params.target_column in columns else columns[-1]
+    keep.follow("build_target", chosen)
+    target = st.selectbox("Column to predict", columns, key="build_target",
+                          help="Text or a few whole numbers: classes. Other numbers: regression.")
+    return replace(params, target_column=target)
+
+
 def _preview(ds) -> None:
     if ds.points_train is not None:
         fig = dataset_figure(ds.points_train.numpy(), ds.y_train.numpy(), ds.points_test.numpy(),
                              ds.y_test.numpy(), ds.task, list(ds.classes))
         st.plotly_chart(fig, width="stretch", key="build_scatter")
+        st.caption("the samples on their two input values, coloured by "
+                   + ("class" if ds.task == "classification" else "target value") + " (test ones outlined)",
+                   help="Each dot is one sample. The network learns from the others; the outlined "
+                        "test points are kept aside to check it on samples it never saw.")
     elif ds.is_image:
         imgs = denormalise(ds.x_train[:2000], ds.norm_mean, ds.norm_std)
         st.image(sample_grid(imgs, ds.y_train[:2000].numpy(), list(ds.classes), per_class=8),
@@ -145,6 +198,8 @@ def _preview(ds) -> None:
         counts = pd.Series(ds.y_train.numpy()).value_counts().sort_index()
         st.caption("Training samples per class: " + ", ".join(
             f"{ds.classes[i]} {c}" for i, c in counts.items()))
+    if ds.extra.get("notes"):                 # a table: what was done to each column
+        st.caption("What was done to the table: " + "; ".join(ds.extra["notes"]) + ".")
     st.caption(f"{ds.summary()}" + (f" · {ds.skipped_files} unreadable files skipped"
                                     if ds.skipped_files else ""))
 
@@ -196,6 +251,10 @@ def _report(report) -> None:
     st.caption(f"**{report.total_params:,} parameters** · activations "
                f"{_bytes(report.activation_bytes)} per sample")
     st.plotly_chart(architecture_figure(report), width="stretch", key="build_arch")
+    st.caption("the network left to right: the input, then each layer's output and its shape",
+               help="A box's height shows an image's size (or a vector's length), its width the number "
+                    "of feature maps. Hover a box for the layer's parameter count.")
+    layer_glossary(state.workspace().spec)
 
 
 def _bytes(n: int) -> str:
@@ -212,23 +271,15 @@ def _save_load(ws) -> None:
     up = c2.file_uploader("Load network (JSON)", type=["json"], key="build_load")
     if up is not None:
         # a file is read once; what came of it stays on screen while it is in the box
-        # (a message drawn only on the run that read it vanished at the next click)
-        digest = hashlib.sha256(up.getvalue()).hexdigest()
-        held = st.session_state.get("build_loaded")
-        if held is None or held[0] != digest:
-            try:
-                spec = NetSpec.from_json(up.getvalue().decode("utf-8", errors="replace"))
-            except UserError as e:
-                st.session_state["build_loaded"] = (digest, f"Could not load {up.name}: {e}. "
-                                                            f"The network is unchanged.")
-            else:
-                st.session_state["build_loaded"] = (digest, None)
-                state.set_workspace(replace(ws, spec=spec, preset=""))
-                bump_version()
-                st.rerun()
-        error = st.session_state["build_loaded"][1]
-        if error:
-            c2.error(error)
+        got = uploads.read_once(up, "build_loaded",
+                                lambda b: NetSpec.from_json(b.decode("utf-8", errors="replace")),
+                                lambda e: f"Could not load {up.name}: {e}. The network is unchanged.")
+        if got.value is not None:
+            state.set_workspace(replace(ws, spec=got.value, preset=""))
+            bump_version()
+            st.rerun()
+        if got.error:
+            c2.error(got.error)
         else:
             c2.caption(f"Loaded {up.name}: the network above is the file's.")
     st.text_input("Link to this network and its training settings", state.share_link(ws),

@@ -21,21 +21,26 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from dlviz.train.optimizers import OPTIMIZERS, SETTINGS
+    from dlviz.train.schedules import SCHEDULES
+
     p = _Parser(prog="dlviz", description="Build, train and look inside neural networks.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     t = sub.add_parser("train", help="train a network on a dataset")
     net = t.add_mutually_exclusive_group()
     net.add_argument("--preset", help="preset network (see: python -m dlviz presets)")
     net.add_argument("--spec", help="network spec JSON file")
-    t.add_argument("--dataset", help="dataset key, folder:PATH or idx:PATH (default: the preset's own)")
+    t.add_argument("--dataset", help="dataset key, folder:PATH, idx:PATH or csv:PATH "
+                                     "(default: the preset's own)")
+    t.add_argument("--target-column", help="csv: datasets: the column to predict (default: the last)")
     t.add_argument("--epochs", type=int)
     t.add_argument("--lr", type=float)
     t.add_argument("--batch-size", type=int)
-    t.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "rmsprop"])
-    t.add_argument("--momentum", type=float)
-    t.add_argument("--weight-decay", type=float, help="L2 penalty")
+    t.add_argument("--optimizer", choices=list(OPTIMIZERS))
+    for s in SETTINGS.values():          # each optimizer setting of the registry is a flag
+        t.add_argument(f"--{s.name.replace('_', '-')}", type=s.kind, help=s.help)
     t.add_argument("--l1", type=float, help="L1 penalty on weights")
-    t.add_argument("--schedule", choices=["constant", "step", "cosine"])
+    t.add_argument("--schedule", choices=list(SCHEDULES))
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     t.add_argument("--samples", type=int, help="dataset size (train + test)")
@@ -59,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--out", default="explain-out", help="folder for the PNGs (default: ./explain-out)")
     sub.add_parser("presets", help="list preset networks")
     sub.add_parser("datasets", help="list datasets")
+    sub.add_parser("lessons", help="list guided lessons (open one at /lessons?lesson=KEY)")
     return p
 
 
@@ -66,10 +72,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         return {"train": _train, "explain": _explain, "presets": _presets,
-                "datasets": _datasets}[args.command](args)
+                "datasets": _datasets, "lessons": _lessons}[args.command](args)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+
+
+def _lessons(args) -> int:
+    from dlviz.lessons.registry import lessons
+    for lesson in lessons().values():
+        print(f"{lesson.key}  {lesson.title}")
+    return 0
 
 
 def _presets(args) -> int:
@@ -87,20 +100,25 @@ def _datasets(args) -> int:
         print(f"{e.key:15s} {shape:8s} {kind:11s} {e.default_samples:6d} samples  {e.description}")
     print(f"{'folder:PATH':15s} {'CxSxS':8s} {'N classes':11s} {'':6s}         your images: one sub-folder per class (or a zip)")
     print(f"{'idx:PATH':15s} {'1xHxW':8s} {'N classes':11s} {'':6s}         MNIST-format IDX files (raw or .gz) in a folder")
+    print(f"{'csv:PATH':15s} {'F':8s} {'by target':11s} {'':6s}         a table, one row per sample "
+          "(--target-column names the column to predict)")
     return 0
 
 
 def _train(args) -> int:
     from dlviz.data import DatasetParams, load_dataset
-    from dlviz.data.registry import check_params
+    from dlviz.data.registry import check_params, default_preset
     from dlviz.presets import PRESETS, preset_spec
     from dlviz.spec import NetSpec
     from dlviz.train.config import TrainConfig
     from dlviz.train.device import set_cpu_threads
     from dlviz.train.backend import ThreadBackend
+    from dlviz.train.optimizers import SETTINGS
 
     set_cpu_threads()
-    preset = PRESETS.get(args.preset or ("playground" if not args.spec else ""))
+    # no network named: the one that fits the dataset (real-digits: digits8-cnn, csv: an MLP)
+    preset = PRESETS.get(args.preset or ("" if args.spec else
+                                         default_preset(args.dataset) if args.dataset else "playground"))
     if args.preset and preset is None:
         raise UserError(f"unknown preset '{args.preset}'; choose one of: {', '.join(PRESETS)}")
     dataset_key = args.dataset or (preset.dataset if preset else None)
@@ -108,13 +126,13 @@ def _train(args) -> int:
         raise UserError("--dataset is required with --spec")
     # every flag is checked (by the library's own checks) before the dataset is built
     overrides = dict(preset.train) if preset and not args.spec else {}
-    for name in ("epochs", "lr", "batch_size", "optimizer", "momentum", "weight_decay", "l1", "schedule"):
+    for name in ("epochs", "lr", "batch_size", "optimizer", *SETTINGS, "l1", "schedule"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     overrides.update(seed=args.seed, device=args.device)
     config = TrainConfig.from_dict(overrides)
     params = DatasetParams(n_samples=args.samples, noise=args.noise, test_fraction=args.test_fraction,
-                           seed=args.seed, image_size=args.image_size,
+                           seed=args.seed, image_size=args.image_size, target_column=args.target_column,
                            **({"features": tuple(f.strip() for f in args.features.split(","))}
                               if args.features else {}))
     check_params(params, dataset_key)
@@ -210,7 +228,7 @@ def _explain(args) -> int:
         if a.in_input_space:
             overlay(prep.shown, a.map2d, METHODS[key].signed, args.opacity).save(path)
         else:            # conductance of a dense layer: one bar per unit
-            explanation_sheet(None, [a], [METHODS[key].label]).save(path)
+            explanation_sheet(None, [a.map2d], [METHODS[key].label]).save(path)
         check = delta_check(a)          # a delta means something only next to the map's own size
         entry = {"file": path, "delta": None if a.delta is None else round(a.delta, 6),
                  "delta_large": None if check is None else check.large,
@@ -225,7 +243,7 @@ def _explain(args) -> int:
              f"{os.path.basename(args.image)}: predicted {classes[int(probs.argmax())]} "
              f"({probs.max():.0%}), explaining {classes[target]}")
     sheet = os.path.join(args.out, f"{stem}-sheet.png")
-    explanation_sheet(prep.shown, atts, [METHODS[a.method].label for a in atts],
+    explanation_sheet(prep.shown, [a.map2d for a in atts], [METHODS[a.method].label for a in atts],
                       [METHODS[a.method].signed for a in atts], args.opacity, title).save(sheet)
     if regression:
         result = {"prediction": float(probs[0]), "class": None, "probabilities": {}}

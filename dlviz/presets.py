@@ -64,6 +64,24 @@ def _vgg_shapes(shape):
         L("flatten"), L("dropout", p=0.25), L("dense", units=64, activation="relu")]
 
 
+def _digits8_cnn(shape):
+    # 8x8 -> 4x4 -> 2x2: two conv blocks are all an 8x8 digit has room for
+    return [
+        L("conv2d", channels=16, kernel=3, padding=1, activation="relu"),
+        L("maxpool", kernel=2),
+        L("conv2d", channels=32, kernel=3, padding=1, activation="relu"),
+        L("maxpool", kernel=2),
+        L("flatten"),
+        L("dense", units=64, activation="relu"),
+    ]
+
+
+def _tabular_mlp(shape):
+    # standardised columns in, a few hundred rows: a small net with dropout does not overfit
+    return [L("dense", units=32, activation="relu"), L("dropout", p=0.1),
+            L("dense", units=16, activation="relu")]
+
+
 PRESETS: dict[str, Preset] = {
     p.key: p
     for p in [
@@ -79,6 +97,12 @@ PRESETS: dict[str, Preset] = {
         Preset("vgg-shapes", "small VGG-like CNN (3 blocks of 2 convs) for 32x32 RGB shapes",
                "shapes", _vgg_shapes, needs_image=True,
                train={"optimizer": "adam", "lr": 0.002, "batch_size": 64, "epochs": 8}),
+        Preset("digits8-cnn", "small CNN (2 conv blocks) for the real 8x8 handwritten digits",
+               "real-digits", _digits8_cnn, needs_image=True,
+               train={"optimizer": "adam", "lr": 0.003, "batch_size": 32, "epochs": 30}),
+        Preset("tabular-mlp", "MLP of 32 and 16 ReLU units with dropout, for tables (CSV, "
+               "breast-cancer, wine)", "breast-cancer", _tabular_mlp,
+               train={"optimizer": "adam", "lr": 0.003, "batch_size": 32, "epochs": 60}),
     ]
 }
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 
 from dlviz.data import DATASETS, PATH_LOADERS, DatasetParams, dataset_keys
-from dlviz.data.registry import check_params
+from dlviz.data.registry import INLINE_LOADERS, check_params
 from dlviz.errors import UserError
 from dlviz.presets import PRESETS, preset_spec
-from dlviz.spec import NetSpec, decode_url_json, encode_url_json
+from dlviz.spec import NetSpec
+from dlviz.spec_link import decode_url_json, encode_url_json
 from dlviz.train.config import TrainConfig
 
 
@@ -65,7 +66,7 @@ def _link_dataset(key) -> str:
     if not isinstance(key, str) or not 0 < len(key) <= MAX_DATASET_KEY_CHARS:
         raise UserError(f"the shared link's dataset must be a dataset name, got {key!r:.40}")
     prefix, sep, _ = key.partition(":")
-    if key not in DATASETS and not (sep and prefix in PATH_LOADERS):
+    if key not in DATASETS and not (sep and (prefix in PATH_LOADERS or prefix in INLINE_LOADERS)):
         raise UserError(f"the shared link names an unknown dataset {key!r:.40}; "
                         f"choose one of: {', '.join(dataset_keys())}")
     return key
@@ -124,7 +125,8 @@ def params_for_dataset(old: str, new: str, params: DatasetParams) -> DatasetPara
     folders = old.startswith("folder:") and new.startswith("folder:")
     return replace(params, n_samples=params.n_samples if toys else None, noise=None,
                    features=params.features if toys else DatasetParams().features,
-                   image_size=params.image_size if folders else None)
+                   image_size=params.image_size if folders else None,
+                   target_column=None)      # a column name belongs to one table
 
 
 def samples_shown(key: str, params: DatasetParams) -> int | None:

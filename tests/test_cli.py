@@ -90,10 +90,11 @@ def test_invalid_network_in_spec_names_the_layer(tmp_path):
 def test_listings():
     p = run("presets")
     assert p.returncode == 0
-    assert [line.split()[0] for line in p.stdout.splitlines()] == ["playground", "deep-sigmoid", "lenet", "vgg-shapes"]
+    assert [line.split()[0] for line in p.stdout.splitlines()] == ["playground", "deep-sigmoid", "lenet", "vgg-shapes",
+                                                                      "digits8-cnn", "tabular-mlp"]
     d = run("datasets")
     keys = [line.split()[0] for line in d.stdout.splitlines()]
     for k in ("circle", "xor", "gaussian", "spiral", "moons", "plane", "multi-gaussian", "digits",
-              "shapes", "folder:PATH", "idx:PATH"):
+              "shapes", "real-digits", "breast-cancer", "wine", "folder:PATH", "idx:PATH", "csv:PATH"):
         assert k in keys
     assert "1x28x28" in d.stdout and "3x32x32" in d.stdout

@@ -17,7 +17,8 @@ from dlviz.plots.unit_values import probabilities_figure, units_strip_figure
 from dlviz.presets import PRESETS
 from dlviz.probe import hook_count
 
-SHAPES = {"playground": (2,), "deep-sigmoid": (2,), "lenet": (1, 28, 28), "vgg-shapes": (3, 32, 32)}
+SHAPES = {"playground": (2,), "deep-sigmoid": (2,), "lenet": (1, 28, 28), "vgg-shapes": (3, 32, 32),
+          "digits8-cnn": (1, 8, 8), "tabular-mlp": (30,)}
 CASES = [(key, "classification") for key in PRESETS] + [("playground", "regression")]
 
 

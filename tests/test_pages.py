@@ -11,7 +11,7 @@ from dlviz.spec import LayerSpec, NetSpec
 from dlviz.workspace import Workspace, default_workspace
 
 PRESET_DATA = {"playground": "spiral", "deep-sigmoid": "circle", "lenet": "digits",
-               "vgg-shapes": "shapes"}
+               "vgg-shapes": "shapes", "digits8-cnn": "real-digits", "tabular-mlp": "breast-cancer"}
 
 
 def app(ws: Workspace | None = None, run: str | None = None) -> AppTest:

@@ -43,7 +43,7 @@ def png(img: np.ndarray) -> bytes:
 def test_every_view_of_the_inside_page_renders(preset):
     at = trained_app(preset)
     shown = [m.value for m in at.markdown]
-    if PRESET_DATA[preset] in ("digits", "shapes"):
+    if PRESET_DATA[preset] in ("digits", "shapes", "real-digits"):
         # every conv / pool / activation layer with maps is drawn as one mosaic
         assert sum("maps of" in m for m in shown) >= 3
         assert at.expander                                  # the convolution explainer
@@ -56,14 +56,14 @@ def test_every_view_of_the_inside_page_renders(preset):
     at.segmented_control(key="inside_view").set_value("What a unit responds to").run()
     no_exceptions(at)
     assert any("excite" in m.value for m in at.markdown)
-    if PRESET_DATA[preset] in ("digits", "shapes"):
+    if PRESET_DATA[preset] in ("digits", "shapes", "real-digits"):
         at.button(key="inside_vis").click().run()
         no_exceptions(at)
         assert any("activation maximisation" in c for c in captions(at))
     at.segmented_control(key="inside_view").set_value("Learning over time").run()
     no_exceptions(at)
     assert len(at.get("plotly_chart")) == 2                 # distributions + PCA
-    has_conv = PRESET_DATA[preset] in ("digits", "shapes")
+    has_conv = PRESET_DATA[preset] in ("digits", "shapes", "real-digits")
     assert any(c.startswith("first-layer filters at step") for c in captions(at)) == has_conv
     at.segmented_control(key="inside_dist_kind").set_value("gradients").run()
     no_exceptions(at)

@@ -1,4 +1,5 @@
-"""Offline datasets: 2-D toys, synthetic digits and shapes, image folders, IDX files."""
+"""Offline datasets: 2-D toys, synthetic digits and shapes, real sets shipped with
+scikit-learn, image folders, IDX files and CSV tables."""
 
 from dlviz.data.dataset import Dataset
 from dlviz.data.params import DatasetParams

@@ -16,6 +16,8 @@ class Dataset:
     points_*: for 2-D sets the raw (N, 2) plane coordinates before feature
               expansion (what the decision-boundary plot draws); None otherwise
     masks_*: bool (N, H, W) ground-truth object masks (synthetic shapes only)
+    feature_names: tabular sets: one name per entry of the input vector, e.g.
+              ("age", "colour=red", "colour=blue") after one-hot encoding
     """
 
     key: str                       # registry key or "folder:PATH" / "idx:PATH"
@@ -28,6 +30,7 @@ class Dataset:
     y_test: torch.Tensor
     description: str = ""
     features: tuple[str, ...] = ()          # 2-D sets: names of the input features
+    feature_names: tuple[str, ...] = ()     # tabular sets: names of the input columns
     points_train: torch.Tensor | None = None
     points_test: torch.Tensor | None = None
     masks_train: torch.Tensor | None = None
@@ -47,10 +50,17 @@ class Dataset:
         return self.num_classes if self.task == "classification" else 1
 
     @property
+    def input_names(self) -> tuple[str, ...]:
+        """A name for each entry of a vector input (tabular columns or 2-D features);
+        () for images."""
+        return self.feature_names or self.features
+
+    @property
     def is_image(self) -> bool:
         return len(self.input_shape) == 3
 
     def summary(self) -> str:
         shape = "x".join(str(s) for s in self.input_shape)
         kind = f"{self.num_classes} classes" if self.task == "classification" else "regression"
-        return f"{self.key}: input {shape}, {kind}, {len(self.x_train):,} train / {len(self.x_test):,} test"
+        name = self.extra.get("label", self.key)       # a key too long to read (drawn points) has a label
+        return f"{name}: input {shape}, {kind}, {len(self.x_train):,} train / {len(self.x_test):,} test"

@@ -21,3 +21,4 @@ class DatasetParams:
     seed: int = 0
     features: tuple[str, ...] = ("x1", "x2")   # 2-D sets only (see features.py)
     image_size: int | None = None         # folder datasets: side length after resizing
+    target_column: str | None = None      # csv: datasets: the column to predict (None: the last)

@@ -1,8 +1,14 @@
-"""Dataset registry: a key -> builder, plus ``folder:PATH`` and ``idx:PATH``.
+"""Dataset registry: a key -> entry, plus ``folder:PATH``, ``idx:PATH`` and ``csv:PATH``.
 
 The UI and the CLI list ``DATASETS``; specs and bundles store only keys.
 Built datasets are cached in memory per (key, params): building the image
 sets takes a second or two, and every page rerun asks for the same one.
+
+Adding a dataset is one ``DatasetEntry`` in ``DATASETS`` (a 2-D set: one
+``Toy2D`` in ``toy2d.TOYS``; a bundled real table: one ``RealTable`` in
+``real.TABLES``). ``tests/test_contracts_data.py`` checks every entry: it builds
+with the declared shape and classes, is the same for a seed, and its default
+preset builds on it.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
-from dlviz.data import digits, folder, idx, shapes, toy2d
+from dlviz.data import digits, folder, idx, real, shapes, tabular, toy2d
+from dlviz.data import shapes_biased
+from dlviz.data import drawn_points
 from dlviz.data.dataset import Dataset
 from dlviz.data.features import FEATURES
 from dlviz.data.params import DatasetParams
@@ -29,37 +37,62 @@ class DatasetEntry:
     num_classes: int                 # 0 for regression
     default_samples: int
     build: Callable[[DatasetParams], Dataset]
+    default_preset: str = "playground"   # a key of dlviz.presets.PRESETS that fits this data
 
 
-def _toy(key: str, description: str, task: str, classes: int) -> DatasetEntry:
-    return DatasetEntry(key, description, task, (2,), classes, toy2d.DEFAULT_SAMPLES,
-                        functools.partial(toy2d.build, key))
+def _toy(t: toy2d.Toy2D) -> DatasetEntry:
+    return DatasetEntry(t.key, t.description, t.task, (2,), t.num_classes, toy2d.DEFAULT_SAMPLES,
+                        functools.partial(toy2d.build, t.key), "playground")
+
+
+def _table(t: real.RealTable) -> DatasetEntry:
+    return DatasetEntry(t.key, t.description, "classification" if t.classes else "regression",
+                        (t.inputs,), t.classes, t.rows, functools.partial(real.build_table_set, t.key),
+                        "tabular-mlp")
 
 
 DATASETS: dict[str, DatasetEntry] = {
     e.key: e
     for e in [
-        _toy("circle", "2-D: a disc of one class inside a ring of the other", "classification", 2),
-        _toy("xor", "2-D: four quadrants, opposite corners share a class", "classification", 2),
-        _toy("gaussian", "2-D: two Gaussian blobs", "classification", 2),
-        _toy("spiral", "2-D: two interleaved spirals (hard for shallow nets)", "classification", 2),
-        _toy("moons", "2-D: two interleaving half circles", "classification", 2),
-        _toy("plane", "2-D regression: a tilted plane", "regression", 0),
-        _toy("multi-gaussian", "2-D regression: a sum of Gaussian bumps", "regression", 0),
+        *(_toy(t) for t in toy2d.TOYS.values()),
         DatasetEntry("digits", "28x28 grayscale handwritten-looking digits 0-9, rendered offline",
-                     "classification", (1, 28, 28), 10, digits.DEFAULT_SAMPLES, digits.build),
+                     "classification", (1, 28, 28), 10, digits.DEFAULT_SAMPLES, digits.build, "lenet"),
         DatasetEntry("shapes", "32x32 RGB shapes on noisy backgrounds, with ground-truth masks",
                      "classification", (3, 32, 32), len(shapes.CLASSES), shapes.DEFAULT_SAMPLES,
-                     shapes.build),
+                     shapes.build, "vgg-shapes"),
+        DatasetEntry(shapes_biased.KEY, "32x32 RGB shapes with a biased training set: every training "
+                     "square is red (the bias lesson)", "classification", (3, 32, 32),
+                     len(shapes.CLASSES), shapes_biased.DEFAULT_SAMPLES, shapes_biased.build, "vgg-shapes"),
+        DatasetEntry("real-digits", "8x8 grayscale real handwritten digits 0-9 (1,797, UCI via "
+                     "scikit-learn)", "classification", (1, 8, 8), 10, 1797, real.build_digits,
+                     "digits8-cnn"),
+        *(_table(t) for t in real.TABLES.values()),
     ]
 }
 
-# Datasets read from the user's disk: "folder:PATH" (class sub-folders, or a zip)
-# and "idx:PATH" (MNIST-format IDX files).
+# Datasets read from the user's disk: "folder:PATH" (class sub-folders, or a zip),
+# "idx:PATH" (MNIST-format IDX files) and "csv:PATH" (a table, one row per sample).
 PATH_LOADERS: dict[str, Callable[[str, DatasetParams], Dataset]] = {
     "folder": folder.load,
     "idx": idx.load,
+    "csv": tabular.load,
 }
+# the preset ``python -m dlviz train --dataset KIND:PATH`` uses when none is named
+PATH_DEFAULT_PRESETS = {"folder": "playground", "idx": "playground", "csv": "tabular-mlp"}
+# Datasets held in the key itself: "drawn:CODE" (2-D points clicked on the Build page,
+# see drawn_points.py); nothing is read from disk, so a link may carry one anywhere.
+INLINE_LOADERS: dict[str, Callable[[str, DatasetParams], Dataset]] = {
+    drawn_points.PREFIX: drawn_points.load,
+}
+
+
+def default_preset(key: str) -> str:
+    """The preset that fits the dataset ``key`` (a registry key or ``kind:PATH``)."""
+    prefix, sep, _ = key.partition(":")
+    if sep:
+        return PATH_DEFAULT_PRESETS.get(prefix, "playground")
+    entry = DATASETS.get(key)
+    return entry.default_preset if entry else "playground"
 
 
 def dataset_keys() -> list[str]:
@@ -78,6 +111,8 @@ def load_dataset(key: str, params: DatasetParams | None = None, **overrides) -> 
     _check_params(params, key)
     prefix, sep, path = key.partition(":")
     if sep:
+        if prefix in INLINE_LOADERS:
+            return INLINE_LOADERS[prefix](path, params)
         if prefix not in PATH_LOADERS:
             raise UserError(f"unknown dataset kind '{prefix}:'; use one of "
                             + ", ".join(f"{p}:PATH" for p in PATH_LOADERS))
@@ -125,6 +160,7 @@ def _check_params(p: DatasetParams, key: str = "") -> None:
     if not is_whole(p.seed) or not 0 <= p.seed <= MAX_SEED:
         raise _bad("seed", f"must be a whole number from 0 to {MAX_SEED}, got {_shown(p.seed)}")
     _check_features(p.features)
+    _check_target_column(p.target_column)
     lo, hi = folder.MIN_IMAGE_SIZE, folder.MAX_IMAGE_SIZE
     if p.image_size is not None and (not is_whole(p.image_size) or not lo <= p.image_size <= hi):
         raise _bad("image_size", f"must be a whole number from {lo} to {hi}, got {_shown(p.image_size)}")
@@ -156,6 +192,17 @@ def _check_features(features) -> None:
     repeated = [f for i, f in enumerate(features) if f in features[:i]]
     if repeated:
         raise _bad("features", f"lists {repeated[0]} twice")
+
+
+MAX_COLUMN_NAME_CHARS = 200
+
+
+def _check_target_column(name) -> None:
+    if name is None:
+        return
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_COLUMN_NAME_CHARS or "\0" in name:
+        raise _bad("target_column", f"must be a column name of 1 to {MAX_COLUMN_NAME_CHARS} "
+                                    f"characters, got {name!r:.40}")
 
 
 def _fraction_ok(v, lo: float, hi: float) -> bool:

@@ -1,10 +1,12 @@
 """Pick one input for the Inside and Explain pages.
 
-Three sources: a test sample (browse by class, or only the ones the model
+The sources: a test sample (browse by class, or only the ones the model
 gets wrong), an uploaded image (any common format, converted to what the
-model expects, the conversion shown), or for 2-D data a point on the plane.
-Every upload goes through ``dlviz.data.image_files.open_image``: a bad file
-gets one message and the rest of the page keeps working.
+model expects, the conversion shown), a digit drawn on a canvas (the same
+conversion, after centring the strokes: ``dlviz.ui.draw_input``), or for 2-D
+data a point on the plane. Every upload goes through
+``dlviz.data.image_files.open_image``: a bad file gets one message and the
+rest of the page keeps working.
 """
 
 from __future__ import annotations
@@ -21,17 +23,19 @@ from dlviz.data.image_files import FORMATS, open_image
 from dlviz.data.model_input import prepare_image, stored_size
 from dlviz.errors import UserError
 from dlviz.plots.images import pixelated
+from dlviz.ui.draw_input import draw_input
 from dlviz.views.predictions import denormalise, predict_proba
 
 POOL_N = 1000          # test samples offered for browsing (predictions are computed for these)
 ANY_CLASS = "any class"
 DISPLAY_PX = 320       # uploads are decoded at least this big, for the preview
+DRAW = "Draw"
 
 
 @dataclass
 class PickedInput:
     x: torch.Tensor                  # what the model gets: input_shape, normalised
-    source: str                      # "test" | "upload" | "camera" | "plane"
+    source: str                      # "test" | "upload" | "camera" | "draw" | "plane"
     shown: np.ndarray | None = None  # images: (H, W, 3) uint8, the input as the model sees it
     original: object = None          # uploads: the decoded PIL image, before conversion
     label: int | None = None         # the true class, when known
@@ -48,7 +52,7 @@ class PickedInput:
             return f"test sample {self.index + 1:,}" + (f" of {self.of:,}" if self.of else "")
         if self.point is not None:
             return f"point ({self.point[0]:.2f}, {self.point[1]:.2f})"
-        return "your image" if self.source == "upload" else "camera picture"
+        return {"upload": "your image", "draw": "your drawing"}.get(self.source, "camera picture")
 
 
 def pick_input(ds: Dataset, model: torch.nn.Module, key: str, *, camera: bool = False) -> PickedInput | None:
@@ -56,6 +60,7 @@ def pick_input(ds: Dataset, model: torch.nn.Module, key: str, *, camera: bool = 
     sources = ["Test sample"]
     if ds.is_image:
         sources.append("Upload an image")
+        sources.append(DRAW)
         if camera:
             sources.append("Camera")
     elif ds.points_test is not None:
@@ -65,6 +70,8 @@ def pick_input(ds: Dataset, model: torch.nn.Module, key: str, *, camera: bool = 
         return _upload(ds, key)
     if source == "Camera":
         return _camera(ds, key)
+    if source == DRAW:
+        return _drawn(ds, key)
     if source == "Point on the plane":
         return _plane_point(ds, key)
     return _test_sample(ds, model, key)
@@ -153,6 +160,13 @@ def _camera(ds: Dataset, key: str) -> PickedInput | None:
     return _from_bytes(ds, f.getvalue(), "camera picture", "camera", key)
 
 
+def _drawn(ds: Dataset, key: str) -> PickedInput | None:
+    prepared = draw_input(ds, key)
+    if prepared is None:
+        return None
+    return PickedInput(prepared.x, "draw", shown=prepared.shown, note=prepared.note)
+
+
 def _plane_point(ds: Dataset, key: str) -> PickedInput | None:
     pts = ds.points_test.numpy()
     lo, hi = pts.min(0), pts.max(0)
@@ -177,6 +191,8 @@ def show_input(picked: PickedInput, ds: Dataset) -> None:
             st.caption(picked.note)
         else:
             c1.image(pixelated(picked.shown), caption=picked.title, width="stretch", output_format="PNG")
+            if picked.note:                 # a drawing: how the strokes became the input
+                st.caption(picked.note)
     elif picked.point is not None:
         st.caption(f"input {picked.title}: features " + ", ".join(
             f"{n} = {float(v):.3f}" for n, v in zip(ds.features, picked.x)))
