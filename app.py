@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from dlviz.train.device import set_cpu_threads
-from dlviz.ui import identity, state
+from dlviz.ui import identity, presenter, state
 from dlviz.ui.sidebar import sidebar
 
 
@@ -51,7 +51,9 @@ def home() -> None:
 
 def main() -> None:
     set_cpu_threads()            # once per process, in the main thread: leave a core for the server
-    st.set_page_config(page_title="dlviz", page_icon=ICON, layout="wide")
+    st.set_page_config(page_title="dlviz", page_icon=ICON, layout="wide",
+                       initial_sidebar_state=presenter.sidebar_state())
+    presenter.apply()            # the page's CSS: presenter mode's, and narrow windows' rules
     identity.browser_id()        # who is looking: the owner of the runs this browser starts
     identity.write_cookie()
     # pages live in app_pages/, not pages/: Streamlit treats a pages/ folder as
@@ -62,8 +64,11 @@ def main() -> None:
              st.Page("app_pages/train.py", title="Train", icon=":material/monitoring:"),
              st.Page("app_pages/inside.py", title="Inside", icon=":material/visibility:"),
              st.Page("app_pages/explain.py", title="Explain", icon=":material/psychology_alt:"),
-             st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:")]
+             st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:"),
+             st.Page("app_pages/lessons.py", title="Lessons", icon=":material/school:"),
+             st.Page("app_pages/board.py", title="Class board", icon=":material/groups:")]
     page = st.navigation(pages)
+    presenter.toggle()           # at the top of the sidebar, under the pages
     state.workspace()            # first call of a session reads ?net= and ?run=
     message = state.url_message()
     if message:
@@ -73,6 +78,7 @@ def main() -> None:
     # before it, the sidebar named the previous network until the next click
     sidebar()
     state.sync_url()
+    presenter.sync_url()         # ?present=1 next to ?net= and ?run=
 
 
 main()

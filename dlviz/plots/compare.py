@@ -6,8 +6,8 @@ from typing import Sequence
 
 import plotly.graph_objects as go
 
-from dlviz.plots.curves import HEIGHT, _column, log_axis
-from dlviz.plots.style import MUTED, base_layout, line_colour, placeholder, room_for_legend
+from dlviz.plots.curves import HEIGHT, log_axis, metric_column
+from dlviz.plots.style import MUTED, base_layout, line_colour, placeholder, px, room_for_legend
 
 
 def compare_figure(runs: Sequence[tuple], key: str, y_title: str,
@@ -32,7 +32,7 @@ def compare_figure(runs: Sequence[tuple], key: str, y_title: str,
     for i, run in enumerate(runs):
         label, rows = run[0], run[1]
         diverged = bool(run[2]) if len(run) > 2 else False
-        s, e, v = _column(rows or [], key)
+        s, e, v = metric_column(rows or [], key)
         if not len(s):
             continue
         drawn += 1
@@ -47,7 +47,7 @@ def compare_figure(runs: Sequence[tuple], key: str, y_title: str,
             fig.add_trace(go.Scatter(x=s[-1:], y=v[-1:], mode="markers+text", showlegend=False,
                                      marker=dict(symbol="x", size=11, color=line_colour(i)),
                                      text=["diverged"], textposition="top center",
-                                     textfont=dict(size=11, color=line_colour(i)), hoverinfo="skip"))
+                                     textfont=dict(size=px(11), color=line_colour(i)), hoverinfo="skip"))
     if not drawn:
         return placeholder(fig)
     if not percent:

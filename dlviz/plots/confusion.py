@@ -22,6 +22,7 @@ def confusion_figure(matrix, classes: Sequence[str], of: int | None = None) -> g
     k = m.shape[0] if m.ndim == 2 else 0
     names = [str(classes[i]) if i < len(classes or ()) else str(i) for i in range(k)]
     fig = go.Figure()
+    # the counts stay 12 px at any font scale: a cell is no larger in presenter mode
     side = int(min(620, max(240, 90 + 40 * k)))
     base_layout(fig, height=side, legend_top=False, uirevision="confusion",
                 margin=dict(l=70, r=16, t=56, b=16))

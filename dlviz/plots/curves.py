@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dlviz.plots.style import MUTED, TEST_COLOUR, TRAIN_COLOUR, base_layout, fmt_number, placeholder
+from dlviz.plots.style import MUTED, TEST_COLOUR, TRAIN_COLOUR, base_layout, fmt_number, placeholder, px
 
 HEIGHT = 260
 # a loss this many times its start squashes everything else on a linear axis (the
@@ -23,12 +23,35 @@ _HOVER = "step %{x:,}<br>epoch %{customdata:.2f}<br>%{fullData.name}: %{y:.4g}<e
 _HOVER_PCT = "step %{x:,}<br>epoch %{customdata:.2f}<br>%{fullData.name}: %{y:.1%}<extra></extra>"
 
 
-def _column(rows: Sequence[dict], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def metric_column(rows: Sequence[dict], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(steps, epochs, values) of the rows that have a finite ``key``."""
     keep = [r for r in rows if r.get(key) is not None and np.isfinite(r[key])]
     return (np.array([r["step"] for r in keep], dtype=np.int64),
             np.array([r.get("epoch", np.nan) for r in keep], dtype=np.float64),
             np.array([r[key] for r in keep], dtype=np.float64))
+
+
+# A curve is drawn with at most this many points: about what a chart half a page wide
+# can show (one point per ~1.5 px). A long run records up to 1,000 rows, and the live
+# page builds the figure, and the browser draws it, twice a second (docs/ARCHITECTURE.md,
+# "The live Train page"). Past MARKERS_UP_TO points a test curve is a line: its markers
+# (one SVG node each) would touch anyway.
+MAX_POINTS = 300
+MARKERS_UP_TO = 80
+
+
+def thinned(*columns: np.ndarray, max_points: int = MAX_POINTS) -> tuple[np.ndarray, ...]:
+    """The same evenly spaced rows of each column, at most ``max_points``; the first and
+    the last row are always kept (the newest point is what a live chart must show)."""
+    n = len(columns[0]) if columns else 0
+    if n <= max_points:
+        return columns
+    keep = np.unique(np.linspace(0, n - 1, max_points).round().astype(np.int64))
+    return tuple(c[keep] for c in columns)
+
+
+def _test_mode(n: int) -> str:
+    return "lines+markers" if n <= MARKERS_UP_TO else "lines"
 
 
 def _marker_size(n: int) -> float:
@@ -71,7 +94,7 @@ def log_axis(fig: go.Figure, curves, log_y: bool | None) -> bool:
         if auto:
             fig.add_annotation(text=f"log scale: the loss reached {fmt_number(max(v))}", xref="paper",
                                yref="paper", x=1, y=1, xanchor="right", yanchor="top", showarrow=False,
-                               font=dict(size=11, color=MUTED), bgcolor="rgba(255,255,255,0.8)")
+                               font=dict(size=px(11), color=MUTED), bgcolor="rgba(255,255,255,0.8)")
     return log and bool(v)
 
 
@@ -83,18 +106,21 @@ def loss_figure(history: Sequence[dict], evals: Sequence[dict], task: str = "cla
     that blew up (a diverged run's 8e11 would squash the rest of the curve flat).
     """
     fig = _frame("MSE loss" if task == "regression" else "cross-entropy", "loss")
-    s, e, v = _column(history or [], "train_loss")
-    ts, te, tv = _column(evals or [], "test_loss")
+    s, e, v = metric_column(history or [], "train_loss")
+    ts, te, tv = metric_column(evals or [], "test_loss")
     if not len(s) and not len(ts):
         return placeholder(fig)
+    blew_up = [v, tv]                   # judged on every row, drawn from at most MAX_POINTS
+    s, e, v = thinned(s, e, v)
+    ts, te, tv = thinned(ts, te, tv)
     if len(s):
         fig.add_trace(go.Scatter(x=s, y=v, customdata=e, name="train loss", mode="lines",
                                  line=dict(color=TRAIN_COLOUR, width=2), hovertemplate=_HOVER))
     if len(ts):
-        fig.add_trace(go.Scatter(x=ts, y=tv, customdata=te, name="test loss", mode="lines+markers",
+        fig.add_trace(go.Scatter(x=ts, y=tv, customdata=te, name="test loss", mode=_test_mode(len(ts)),
                                  line=dict(color=TEST_COLOUR, width=1.5),
                                  marker=dict(size=_marker_size(len(ts)), color=TEST_COLOUR), hovertemplate=_HOVER))
-    if not log_axis(fig, [v, tv], log_y):
+    if not log_axis(fig, blew_up, log_y):
         fig.update_yaxes(rangemode="tozero")
     return fig
 
@@ -103,17 +129,19 @@ def accuracy_figure(evals: Sequence[dict]) -> go.Figure:
     """Train and test accuracy from the periodic evaluations, y in [0, 1]."""
     fig = _frame("accuracy", "accuracy")
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", dtick=0.25)
-    s, e, v = _column(evals or [], "train_accuracy")
-    ts, te, tv = _column(evals or [], "test_accuracy")
+    s, e, v = metric_column(evals or [], "train_accuracy")
+    ts, te, tv = metric_column(evals or [], "test_accuracy")
     if not len(s) and not len(ts):
         if evals and any("test_loss" in r for r in evals):
             return placeholder(fig, "no accuracy for a regression task")
         return placeholder(fig)
+    s, e, v = thinned(s, e, v)
+    ts, te, tv = thinned(ts, te, tv)
     if len(s):
         fig.add_trace(go.Scatter(x=s, y=v, customdata=e, name="train accuracy", mode="lines",
                                  line=dict(color=TRAIN_COLOUR, width=2), hovertemplate=_HOVER_PCT))
     if len(ts):
         fig.add_trace(go.Scatter(x=ts, y=tv, customdata=te, name="test accuracy",
-                                 mode="lines+markers", line=dict(color=TEST_COLOUR, width=1.5),
+                                 mode=_test_mode(len(ts)), line=dict(color=TEST_COLOUR, width=1.5),
                                  marker=dict(size=_marker_size(len(ts)), color=TEST_COLOUR), hovertemplate=_HOVER_PCT))
     return fig

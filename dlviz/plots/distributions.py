@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dlviz.plots.fast_layout import styled_figure
-from dlviz.plots.style import INK, placeholder
+from dlviz.plots.style import INK, placeholder, px
 
 HEIGHT = 240
 # white -> Playground blue -> deep navy: empty bins vanish into the background
@@ -37,7 +37,7 @@ def distribution_figure(series, title: str | None = None, height: int = HEIGHT) 
     label = KIND_LABEL.get(series.kind, series.kind)
     look = dict(height=height, legend_top=False, margin=dict(l=56, r=8, t=30, b=40),
                 uirevision=f"dist-{series.layer}-{series.kind}",
-                title=dict(text=title or f"{series.layer} · {series.kind}", font_size=12,
+                title=dict(text=title or f"{series.layer} · {series.kind}", font_size=px(12),
                            x=0, xanchor="left", y=0.98),
                 showlegend=False,
                 xaxis=dict(title_text="step", title_standoff=4, showgrid=False),
@@ -53,9 +53,9 @@ def distribution_figure(series, title: str | None = None, height: int = HEIGHT) 
     traces = [go.Heatmap(
         x=list(series.steps), y=centres, z=z, zmin=0, zmax=zmax, colorscale=COUNT_SCALE,
         customdata=np.round(counts.T).astype(np.int64),
-        colorbar=dict(title=dict(text="count", side="right", font_size=11), thickness=10, len=0.9,
+        colorbar=dict(title=dict(text="count", side="right", font_size=px(11)), thickness=10, len=0.9,
                       tickvals=[np.log10(1 + 10 ** t) for t in ticks],
-                      ticktext=[f"{10 ** t:,}" for t in ticks], tickfont_size=10),
+                      ticktext=[f"{10 ** t:,}" for t in ticks], tickfont_size=px(10)),
         hovertemplate="step %{x:,}<br>" + label + " ≈ %{y:.3g}<br>%{customdata:,} values<extra></extra>")]
     if len(series.steps) > 1:
         traces.append(go.Scatter(x=list(series.steps), y=median_from_counts(edges, counts), mode="lines",

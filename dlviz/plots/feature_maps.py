@@ -20,8 +20,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from dlviz.plots.colour_scale import colour_bar, colour_range, to_rgb
-from dlviz.plots.images import INK, MUTED, _font, _message, _upscale
-from dlviz.plots.style import fmt_number
+from dlviz.plots.pil_draw import INK, MUTED, message_image, pil_font, upscale
+from dlviz.plots.style import fmt_number, px
 
 FRAME = (201, 206, 214)          # 1 px grid line around every map
 HIGHLIGHT = (213, 33, 33)        # the selected map's outline (images.WRONG's red)
@@ -78,7 +78,7 @@ def feature_mosaic(maps, cols: int | None = None, scale: int | None = None, shar
         raise ValueError(f"maps must have shape (C, H, W), got {m.shape}")
     c, h, w = m.shape
     if c == 0 or h == 0 or w == 0:
-        img = _message("no maps")
+        img = message_image("no maps")
         return MosaicImage(img, [], 0.0, 0.0, np.zeros((0, 2), np.float32), shared, 1, "no maps")
     finite = np.where(np.isfinite(m), m, np.nan)
     flat = finite.reshape(c, -1)
@@ -90,7 +90,7 @@ def feature_mosaic(maps, cols: int | None = None, scale: int | None = None, shar
     cols = max(1, min(cols or default_cols(c), c))
     rows = -(-c // cols)
     th, tw = h * zoom, w * zoom
-    lab = LABEL_H if labels else 0
+    lab = px(LABEL_H) if labels else 0
     pitch_x, pitch_y = tw + 2 + GAP, th + 2 + GAP + lab
     canvas = np.full((rows * pitch_y + GAP, cols * pitch_x + GAP, 3), 255, np.uint8)
     if shared:
@@ -104,12 +104,12 @@ def feature_mosaic(maps, cols: int | None = None, scale: int | None = None, shar
         r, k = divmod(i, cols)
         y0, x0 = GAP + r * pitch_y + lab, GAP + k * pitch_x
         canvas[y0:y0 + th + 2, x0:x0 + tw + 2] = FRAME
-        canvas[y0 + 1:y0 + 1 + th, x0 + 1:x0 + 1 + tw] = _upscale(tiles[i], zoom)
+        canvas[y0 + 1:y0 + 1 + th, x0 + 1:x0 + 1 + tw] = upscale(tiles[i], zoom)
         cells.append((x0 + 1, y0 + 1, x0 + 1 + tw, y0 + 1 + th))
     img = Image.fromarray(canvas)
     if labels or highlight is not None:
         draw = ImageDraw.Draw(img)
-        font = _font(10)
+        font = pil_font(px(10))
         if labels:
             for i, (x0, y0, x1, _) in enumerate(cells):
                 draw.text((x0 - 1, y0 - 2), str(i), fill=HIGHLIGHT if i == highlight else MUTED,
@@ -142,10 +142,10 @@ def enlarge(map_, size: int = 224, vmin: float | None = None, vmax: float | None
     hi_v = float(fin.max()) if fin.size else 0.0
     lo, hi = colour_range(lo_v if vmin is None else vmin, hi_v if vmax is None else vmax, centre_zero)
     zoom = max(1, size // max(h, w))
-    body = _upscale(to_rgb(a, lo, hi, centre_zero), zoom)                     # (h*z, w*z, 3)
+    body = upscale(to_rgb(a, lo, hi, centre_zero), zoom)                     # (h*z, w*z, 3)
     bh, bw = body.shape[:2]
-    pad, title_h, bar_h, text_h = 8, (18 if title else 0), 10, 34
-    width = max(bw, 160) + 2 * pad
+    pad, title_h, bar_h, text_h = 8, (px(18) if title else 0), 10, px(34)
+    width = max(bw, px(160)) + 2 * pad
     canvas = np.full((title_h + bh + 2 + 6 + bar_h + text_h + pad, width, 3), 255, np.uint8)
     left = (width - bw - 2) // 2
     top = title_h + 2
@@ -155,7 +155,7 @@ def enlarge(map_, size: int = 224, vmin: float | None = None, vmax: float | None
     canvas[bar_y:bar_y + bar_h, pad:width - pad] = colour_bar(width - 2 * pad, bar_h, lo, hi, centre_zero)
     img = Image.fromarray(canvas)
     draw = ImageDraw.Draw(img)
-    font = _font(11)
+    font = pil_font(px(11))
     if title:
         draw.text((width / 2, 2), title, fill=INK, font=font, anchor="ma")
     ty = bar_y + bar_h + 3
@@ -164,7 +164,7 @@ def enlarge(map_, size: int = 224, vmin: float | None = None, vmax: float | None
     if lo < 0 < hi:
         zx = pad + (width - 2 * pad) * (0 - lo) / (hi - lo)
         draw.text((zx, ty), "0", fill=MUTED, font=font, anchor="ma")
-    draw.text((width / 2, ty + 15), f"{h}x{w} · min {fmt(lo_v)} · max {fmt(hi_v)}", fill=INK,
+    draw.text((width / 2, ty + px(15)), f"{h}x{w} · min {fmt(lo_v)} · max {fmt(hi_v)}", fill=INK,
               font=font, anchor="ma")
     if box is not None:
         r0, c0, r1, c1 = (max(0, box[0]), max(0, box[1]), min(h, box[2]), min(w, box[3]))

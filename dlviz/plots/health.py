@@ -11,7 +11,7 @@ from typing import Sequence
 
 import plotly.graph_objects as go
 
-from dlviz.plots.style import base_layout, line_colour, placeholder, room_for_legend
+from dlviz.plots.style import base_layout, line_colour, placeholder, px, room_for_legend
 
 HEIGHT = 280
 PLOT_HEIGHT = 190          # the plot area; the figure grows with its legend (one entry per layer)
@@ -67,7 +67,7 @@ def health_figure(health: Sequence[dict], metric: str = "update_ratio") -> go.Fi
                       fillcolor="rgba(0,158,115,0.12)", line_width=0, layer="below")
         fig.add_annotation(text="healthy range", xref="paper", x=0.005, xanchor="left", yref="y",
                            y=math.log10(lo), yanchor="bottom", showarrow=False,
-                           font=dict(size=10, color="#007a5a"))
+                           font=dict(size=px(10), color="#007a5a"))
         vals = [v for _, ys in series.values() for v in ys if v is not None]
         if vals:
             # keep the band in view even when every layer is far from it

@@ -8,16 +8,16 @@ milliseconds. Images come in as uint8 (N, H, W, C) with C = 1 or 3, as from
 
 from __future__ import annotations
 
-import functools
 from typing import Sequence
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
-WHITE = (255, 255, 255)
-INK = (42, 47, 54)
-MUTED = (107, 114, 128)
-EMPTY = (241, 243, 245)
+# the palette stays readable here too (WHITE: a tile's background, next to WRONG and RIGHT)
+from dlviz.plots.pil_draw import (EMPTY, INK, MUTED, WHITE, fit_text, message_image,  # noqa: F401
+                                  pil_font, text_width, upscale)
+from dlviz.plots.style import px
+
 WRONG = (213, 33, 33)          # red border / caption: a wrong prediction (3 px)
 RIGHT = (0, 158, 115)          # Okabe-Ito bluish green: a right one (1 px)
 BORDER = 3                     # px reserved around every prediction tile
@@ -25,27 +25,6 @@ GAP = 6
 # diverging filter colours: Playground orange (negative) - white - blue (positive)
 _NEG = np.array([245, 147, 34], dtype=np.float32)
 _POS = np.array([8, 119, 189], dtype=np.float32)
-
-
-@functools.lru_cache(maxsize=8)
-def _font(size: int) -> ImageFont.ImageFont:
-    try:
-        return ImageFont.load_default(size)      # scalable since Pillow 10.1
-    except TypeError:                            # pragma: no cover - older Pillow
-        return ImageFont.load_default()
-
-
-def _text_width(font, text: str) -> float:
-    return font.getlength(text) if hasattr(font, "getlength") else len(text) * 6
-
-
-def _fit(font, text: str, width: float) -> str:
-    """``text``, cut with an ellipsis to fit ``width`` pixels."""
-    if _text_width(font, text) <= width:
-        return text
-    while text and _text_width(font, text + "…") > width:
-        text = text[:-1]
-    return text + "…"
 
 
 def _as_rgb(images) -> np.ndarray:
@@ -66,18 +45,8 @@ def _as_rgb(images) -> np.ndarray:
     return a
 
 
-def _upscale(img: np.ndarray, scale: int) -> np.ndarray:
-    return img if scale == 1 else np.repeat(np.repeat(img, scale, axis=0), scale, axis=1)
-
-
 def _class_name(classes: Sequence[str], i: int) -> str:
     return str(classes[i]) if classes is not None and 0 <= i < len(classes) else str(i)
-
-
-def _message(text: str, width: int = 240, height: int = 60) -> Image.Image:
-    img = Image.new("RGB", (width, height), WHITE)
-    ImageDraw.Draw(img).text((width / 2, height / 2), text, fill=MUTED, font=_font(13), anchor="mm")
-    return img
 
 
 def sample_grid(images, labels, classes: Sequence[str], per_class: int = 8,
@@ -90,11 +59,11 @@ def sample_grid(images, labels, classes: Sequence[str], per_class: int = 8,
     y = np.asarray(labels).astype(np.int64).ravel()
     k = len(classes) if classes is not None and len(classes) else (int(y.max()) + 1 if len(y) else 0)
     if k == 0 or len(imgs) == 0:
-        return _message("no images")
+        return message_image("no images")
     h, w = imgs.shape[1] * scale, imgs.shape[2] * scale
-    font = _font(max(11, min(15, h // 3)))
+    font = pil_font(px(max(11, min(15, h // 3))))
     names = [_class_name(classes, c) for c in range(k)]
-    label_w = int(min(max(_text_width(font, n) for n in names), 160)) + 14
+    label_w = int(min(max(text_width(font, n) for n in names), px(160))) + 14
     gap = max(2, scale)
     width = label_w + per_class * (w + gap)
     height = k * (h + gap) + gap
@@ -105,13 +74,13 @@ def sample_grid(images, labels, classes: Sequence[str], per_class: int = 8,
         for j in range(per_class):
             left = label_w + j * (w + gap)
             if j < len(idx):
-                canvas[top:top + h, left:left + w] = _upscale(imgs[idx[j]], scale)
+                canvas[top:top + h, left:left + w] = upscale(imgs[idx[j]], scale)
             else:
                 canvas[top:top + h, left:left + w] = EMPTY
     out = Image.fromarray(canvas)
     draw = ImageDraw.Draw(out)
     for c, name in enumerate(names):
-        draw.text((label_w - 8, gap + c * (h + gap) + h / 2), _fit(font, name, label_w - 10),
+        draw.text((label_w - 8, gap + c * (h + gap) + h / 2), fit_text(font, name, label_w - 10),
                   fill=INK, font=font, anchor="rm")
     return out
 
@@ -126,15 +95,15 @@ def prediction_mosaic(images, y_true, y_pred, classes: Sequence[str], cols: int 
     p = np.asarray(y_pred).astype(np.int64).ravel()
     n = len(imgs)
     if n == 0:
-        return _message("no images")
+        return message_image("no images")
     if len(t) != n or len(p) != n:
         raise ValueError(f"{n} images but {len(t)} true and {len(p)} predicted labels")
     cols = max(1, min(cols, n))
     rows = -(-n // cols)
     h, w = imgs.shape[1] * scale, imgs.shape[2] * scale
     tile_w, tile_h = w + 2 * BORDER, h + 2 * BORDER
-    font = _font(11 if tile_w >= 60 else 10)
-    line_h = 13
+    font = pil_font(px(11 if tile_w >= 60 else 10))
+    line_h = px(13)
     cap_h = 2 * line_h + 4
     cell_w, cell_h = tile_w + GAP, tile_h + cap_h + GAP
     canvas = np.full((rows * cell_h + GAP, cols * cell_w + GAP, 3), 255, dtype=np.uint8)
@@ -147,19 +116,19 @@ def prediction_mosaic(images, y_true, y_pred, classes: Sequence[str], cols: int 
             canvas[y0:y0 + tile_h, x0:x0 + tile_w] = WRONG
         else:
             canvas[y0 + BORDER - 1:y0 + BORDER + h + 1, x0 + BORDER - 1:x0 + BORDER + w + 1] = RIGHT
-        canvas[y0 + BORDER:y0 + BORDER + h, x0 + BORDER:x0 + BORDER + w] = _upscale(imgs[i], scale)
+        canvas[y0 + BORDER:y0 + BORDER + h, x0 + BORDER:x0 + BORDER + w] = upscale(imgs[i], scale)
         pred = f"pred {_class_name(classes, p[i])}"
         lines = [pred]
         if wrong:
             true = f"(true {_class_name(classes, t[i])})"
             one = f"{pred} {true}"
-            lines = [one] if _text_width(font, one) <= tile_w else [pred, true]
+            lines = [one] if text_width(font, one) <= tile_w else [pred, true]
         captions.append((x0 + tile_w / 2, y0 + tile_h + 2, lines, wrong))
     out = Image.fromarray(canvas)
     draw = ImageDraw.Draw(out)
     for x, y, lines, wrong in captions:
         for j, line in enumerate(lines):
-            draw.text((x, y + j * line_h), _fit(font, line, tile_w + GAP - 2), anchor="ma",
+            draw.text((x, y + j * line_h), fit_text(font, line, tile_w + GAP - 2), anchor="ma",
                       fill=WRONG if wrong else INK, font=font)
     return out
 
@@ -175,7 +144,7 @@ def filters_mosaic(filters, scale: int = 12, cols: int = 8) -> Image.Image:
         raise ValueError(f"filters must have shape (O, I, k, k), got {f.shape}")
     o, i_ch, kh, kw = f.shape
     if o == 0:
-        return _message("no filters")
+        return message_image("no filters")
     f = np.nan_to_num(f)
     m = np.abs(f).reshape(o, -1).max(axis=1).reshape(o, 1, 1, 1)
     f = f / np.where(m > 1e-12, m, 1.0)                          # (O, I, k, k) in [-1, 1]
@@ -199,11 +168,23 @@ def filters_mosaic(filters, scale: int = 12, cols: int = 8) -> Image.Image:
         r, c = divmod(j, cols)
         y0, x0 = gap + r * (th + 2 + gap), gap + c * (tw + 2 + gap)
         canvas[y0:y0 + th + 2, x0:x0 + tw + 2] = (201, 206, 214)   # 1 px frame
-        canvas[y0 + 1:y0 + 1 + th, x0 + 1:x0 + 1 + tw] = _upscale(tiles[j], scale)
+        canvas[y0 + 1:y0 + 1 + th, x0 + 1:x0 + 1 + tw] = upscale(tiles[j], scale)
     return Image.fromarray(canvas)
+
+
+def filters_legend(in_channels: int) -> str:
+    """What ``filters_mosaic``'s colours mean, for a caption."""
+    if in_channels == 3:
+        return "each tile: one filter, its red, green and blue weights as colours (mid-grey: 0)"
+    mean = ", averaged over its input channels" if in_channels > 1 else ""
+    return f"each tile: one filter{mean}; blue: positive weight, orange: negative, white: 0"
+
+
+FILTERS_HELP = ("A convolution's filters, each scaled to its own largest weight. A filter responds "
+                "most where its input looks like its positive part.")
 
 
 def pixelated(img: np.ndarray, side: int = 224) -> np.ndarray:
     """(H, W, 3) uint8 scaled up by a whole factor to about ``side`` px, nearest
     neighbour: a 28x28 input is seen as pixels, not a blur."""
-    return _upscale(img, max(1, side // max(img.shape[:2])))
+    return upscale(img, max(1, side // max(img.shape[:2])))

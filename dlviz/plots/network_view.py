@@ -20,7 +20,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dlviz.plots.png import diverging_rgb, png_data_uri
-from dlviz.plots.style import BLUE, DIVERGING, INK, MUTED, ORANGE, base_layout, class_colours
+from dlviz.plots.style import BLUE, DIVERGING, INK, MUTED, ORANGE, base_layout, class_colours, placeholder, px
 
 MAX_UNITS = 8           # tiles shown per column; the rest is a "+N more" note
 TILE = 1.0              # tile side, in axis units
@@ -39,13 +39,13 @@ def _pale(hex_colour: str, amount: float = 0.55) -> str:
     return "#{:02x}{:02x}{:02x}".format(*(round(c + (255 - c) * amount) for c in (r, g, b)))
 
 
-def _absmax(a: np.ndarray) -> float:
+def absmax(a: np.ndarray) -> float:
     finite = np.abs(a[np.isfinite(a)])
     m = float(finite.max()) if finite.size else 1.0
     return m if m > 1e-12 else 1.0
 
 
-def _unit_centres(k: int, centre: float) -> list[float]:
+def unit_centres(k: int, centre: float) -> list[float]:
     """y of the centre of each of k tiles, unit 0 at the top, centred on ``centre``."""
     return [centre + ((k - 1) / 2 - u) * PITCH for u in range(k)]
 
@@ -107,7 +107,7 @@ def network_figure(layers: Sequence[tuple[str, np.ndarray]], weights: Sequence[n
     """The network, Playground style.
 
     layers:  [(name, maps (units, G, G))], the input features first (as from
-             ``dlviz.views.neuron_maps``; ``NeuronLayer`` objects work too).
+             ``dlviz.views.neuron_maps``: ``(l.name, l.maps)`` of each).
     weights: ``weights[i]`` (out, in) connects ``layers[i]`` to ``layers[i+1]``;
              a ``weights[len(layers) - 1]`` connects the last column to the
              output tile (as from ``dlviz.views.dense_weights``).
@@ -123,17 +123,12 @@ def network_figure(layers: Sequence[tuple[str, np.ndarray]], weights: Sequence[n
     output the weight itself, and for K > 2 classes a grey line as wide as
     the unit's weight norm over the classes.
     """
-    cols = [(getattr(l, "name", None) or l[0], np.asarray(getattr(l, "maps", None)
-             if hasattr(l, "maps") else l[1], dtype=np.float32)) for l in layers]
+    cols = [(name, np.asarray(maps, dtype=np.float32)) for name, maps in layers]
     figure = go.Figure()
     base_layout(figure, legend_top=False, margin=dict(l=8, r=8, t=40, b=28))
     figure.update_layout(showlegend=False, hovermode="closest", uirevision="network")
     if not cols:
-        figure.add_annotation(text="no layers to show", xref="paper", yref="paper", x=0.5, y=0.5,
-                              showarrow=False, font=dict(color=MUTED))
-        figure.update_xaxes(visible=False)
-        figure.update_yaxes(visible=False)
-        return figure
+        return placeholder(figure, "no layers to show", hide_axes=True)
     fig = _Canvas()
     k_out = np.shape(weights[len(cols) - 1])[0] if len(weights) >= len(cols) else None
     if task is None:
@@ -145,7 +140,7 @@ def network_figure(layers: Sequence[tuple[str, np.ndarray]], weights: Sequence[n
     tallest = max(max(shown) * PITCH - (PITCH - TILE), OUT_TILE if output_map is not None else 0)
     centre = tallest / 2
     xs = [c * COL for c in range(len(cols))]
-    ys = [_unit_centres(k, centre) for k in shown]        # tile centres per column
+    ys = [unit_centres(k, centre) for k in shown]        # tile centres per column
     out_x = xs[-1] + COL + 0.2 if cols else 0
 
     # -- connections (drawn first, under the tiles) -----------------------------
@@ -197,24 +192,24 @@ def network_figure(layers: Sequence[tuple[str, np.ndarray]], weights: Sequence[n
     # units differ: x1 vs x1^2), per layer for hidden units (so a weak unit looks weak)
     for i, (name, maps) in enumerate(cols):
         for u in range(shown[i]):
-            m = _absmax(maps[u] if i == 0 else maps[:shown[i]])
+            m = absmax(maps[u] if i == 0 else maps[:shown[i]])
             label = input_names[u] if i == 0 and input_names and u < len(input_names) else f"{name}[{u}]"
             _image_tile(fig, maps[u], xs[i], ys[i][u] - TILE / 2, TILE, zmin=-m, zmax=m,
                         hover=f"{label}<extra></extra>")
             if i == 0 and input_names and u < len(input_names):
                 fig.add_annotation(text=input_names[u], x=xs[i] - 0.08, y=ys[i][u], xanchor="right",
-                                   showarrow=False, font=dict(size=11, color=INK))
+                                   showarrow=False, font=dict(size=px(11), color=INK))
         n = len(maps)
         title = "input" if i == 0 and name == "input" else name
         sub = f"{n} feature{'s' if n != 1 else ''}" if i == 0 and name == "input" else \
             f"{n} unit{'s' if n != 1 else ''}"
         fig.add_annotation(text=f"<b>{title}</b><br><span style='color:{MUTED}'>{sub}</span>",
                            x=xs[i] + TILE / 2, y=tallest + 0.12, yanchor="bottom", showarrow=False,
-                           font=dict(size=11, color=INK))
+                           font=dict(size=px(11), color=INK))
         if n > shown[i]:
             fig.add_annotation(text=f"+{n - shown[i]} more", x=xs[i] + TILE / 2,
                                y=ys[i][-1] - TILE / 2 - 0.08, yanchor="top", showarrow=False,
-                               font=dict(size=11, color=MUTED))
+                               font=dict(size=px(11), color=MUTED))
 
     # -- output ------------------------------------------------------------------
     right = xs[-1] + TILE
@@ -222,7 +217,7 @@ def network_figure(layers: Sequence[tuple[str, np.ndarray]], weights: Sequence[n
         z = np.asarray(output_map, dtype=np.float32)
         y0 = centre - OUT_TILE / 2
         if task == "regression":
-            m = _absmax(z)
+            m = absmax(z)
             _tile(fig, z, out_x, y0, OUT_TILE, colorscale=DIVERGING, zmin=-m, zmax=m,
                   hover="output %{z:.3f}<extra></extra>")
         elif num_classes <= 2:
@@ -239,7 +234,7 @@ def network_figure(layers: Sequence[tuple[str, np.ndarray]], weights: Sequence[n
                                 f"{'value' if task == 'regression' else 'p(class 1)' if num_classes <= 2 else 'predicted class'}"
                                 f"</span>",
                            x=out_x + OUT_TILE / 2, y=tallest + 0.12, yanchor="bottom",
-                           showarrow=False, font=dict(size=11, color=INK))
+                           showarrow=False, font=dict(size=px(11), color=INK))
         right = out_x + OUT_TILE
 
     left = -0.75 if input_names else -0.15
@@ -252,7 +247,7 @@ def network_figure(layers: Sequence[tuple[str, np.ndarray]], weights: Sequence[n
                         fixedrange=True)
     # scaleanchor keeps tiles square, so a wide network gets less tall: size the
     # figure for the width it will likely have, leaving no empty bands
-    px = min(PX_PER_UNIT, EXPECTED_WIDTH / (right + 0.15 - left))
-    height = int((top - bottom) * px) + 40 + 28
+    per_unit = min(PX_PER_UNIT, EXPECTED_WIDTH / (right + 0.15 - left))       # px per unit
+    height = int((top - bottom) * per_unit) + px(40) + px(28)
     figure.update_layout(height=max(240, min(height, 640)), plot_bgcolor="white")
     return figure

@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dlviz.plots.style import (DIVERGING, DIVERGING_PALE, INK, base_layout,
-                               class_colours)
+                               class_colours, px)
 
 HEIGHT = 440
 
@@ -142,7 +142,7 @@ def boundary_figure(grid_xs, grid_ys, values, points_train, y_train, points_test
     # a short horizontal colour bar under the plot: a vertical one would steal width
     # from the square plot, and above it collides with the legend in narrow columns
     bar = dict(orientation="h", thickness=8, len=0.5, lenmode="fraction", x=0.5, xanchor="center",
-               y=-0.16, yanchor="top", outlinewidth=0, tickfont_size=10, ypad=0)
+               y=-0.16, yanchor="top", outlinewidth=0, tickfont_size=px(10), ypad=0)
     fig.update_layout(margin=dict(l=40, r=10, t=34, b=78))
     finite = z[np.isfinite(z)]
     if task == "regression":
@@ -150,13 +150,13 @@ def boundary_figure(grid_xs, grid_ys, values, points_train, y_train, points_test
                        np.abs(yte).max(initial=0), 1e-9))
         fig.add_trace(go.Heatmap(
             x=xs, y=ys, z=z, colorscale=DIVERGING_PALE, zmin=-vr, zmax=vr, zsmooth="best",
-            colorbar=dict(title=dict(text="output", side="right", font_size=11), **bar),
+            colorbar=dict(title=dict(text="output", side="right", font_size=px(11)), **bar),
             hovertemplate="x1 %{x:.2f}, x2 %{y:.2f}<br>output %{z:.3g}<extra></extra>"))
     elif k <= 2:
         vr = 1.0
         fig.add_trace(go.Heatmap(
             x=xs, y=ys, z=z, colorscale=DIVERGING_PALE, zmin=0, zmax=1, zsmooth="best",
-            colorbar=dict(title=dict(text=f"p({_class_name(classes, 1)})", side="right", font_size=11),
+            colorbar=dict(title=dict(text=f"p({_class_name(classes, 1)})", side="right", font_size=px(11)),
                           tickvals=[0, 0.5, 1], **bar),
             hovertemplate=f"x1 %{{x:.2f}}, x2 %{{y:.2f}}<br>p({_class_name(classes, 1)}) "
                           f"%{{z:.2f}}<extra></extra>"))

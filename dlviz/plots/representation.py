@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dlviz.plots.fast_layout import styled_figure
-from dlviz.plots.style import DIVERGING, class_colours, placeholder
+from dlviz.plots.style import DIVERGING, class_colours, placeholder, px
 
 HEIGHT = 380
 
@@ -38,7 +38,7 @@ def representation_figure(coords, labels, classes: Sequence[str] | None, step: i
         if rng:
             axes[key].update(range=list(rng), autorange=False)
     look = dict(height=height, uirevision="representation",
-                title=dict(text=f"{what}features, PCA to 2-D · step {step:,}", font_size=12,
+                title=dict(text=f"{what}features, PCA to 2-D · step {step:,}", font_size=px(12),
                            x=0, xanchor="left", y=0.99), **axes)
     if len(c) == 0:
         return placeholder(styled_figure([], **look), "no samples")
@@ -60,6 +60,6 @@ def representation_figure(coords, labels, classes: Sequence[str] | None, step: i
         traces.append(go.Scatter(
             x=c[:, 0], y=c[:, 1], mode="markers", name="target", customdata=idx,
             marker=dict(color=v, colorscale=DIVERGING, cmin=-m, cmax=m, size=6,
-                        colorbar=dict(title=dict(text="target", font_size=11), thickness=10)),
+                        colorbar=dict(title=dict(text="target", font_size=px(11)), thickness=10)),
             hovertemplate="sample %{customdata}<br>target %{marker.color:.3g}<extra></extra>"))
     return styled_figure(traces, **look)

@@ -7,6 +7,10 @@ Paul Tol's "muted" qualitative scheme; lines use Okabe-Ito.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Callable, Iterator
+
 import plotly.graph_objects as go
 
 # TensorFlow Playground: orange = negative / class 0, blue = positive / class 1
@@ -32,6 +36,45 @@ GRID = "#eceef1"
 FONT = dict(family="Inter, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif",
             size=12, color=INK)
 
+# -- font scale (presenter mode: every chart and picture label larger) ----------------
+# ``plots`` never imports streamlit: the ui layer says how large text is. Two ways:
+# FONT_SCALE, a ContextVar, for an explicit scope (``with font_scaled(1.5):``, tests);
+# else the source the ui layer registers (dlviz/ui/presenter.py), asked at each figure.
+# A ContextVar alone would not do for the app: a fragment's timed rerun runs on a fresh
+# script thread (docs/ARCHITECTURE.md, "Presenter mode"), which sees none set by the full run.
+FONT_SCALE: ContextVar[float | None] = ContextVar("dlviz_font_scale", default=None)
+_scale_source: list[Callable[[], float]] = []
+MAX_FONT_SCALE = 3.0
+
+
+def use_font_scale_source(source: Callable[[], float]) -> None:
+    """Where ``font_scale`` asks when no FONT_SCALE is set (one source; a later call replaces it)."""
+    _scale_source[:] = [source]
+
+
+def font_scale() -> float:
+    """How much larger than normal text is drawn now: 1.0, or e.g. 1.5 in presenter mode."""
+    v = FONT_SCALE.get()
+    if v is None and _scale_source:
+        v = _scale_source[0]()
+    v = float(v) if v else 1.0
+    return min(max(v, 1.0), MAX_FONT_SCALE)
+
+
+@contextmanager
+def font_scaled(scale: float) -> Iterator[None]:
+    """Text ``scale`` times larger for figures and pictures built inside the block."""
+    token = FONT_SCALE.set(scale)
+    try:
+        yield
+    finally:
+        FONT_SCALE.reset(token)
+
+
+def px(size: float) -> int:
+    """A text size (or a text-sized gap) in pixels at the current font scale."""
+    return int(round(size * font_scale()))
+
 
 def class_colours(k: int) -> list[str]:
     """Marker colours for k classes (orange / blue for two)."""
@@ -50,14 +93,23 @@ def base_layout(fig: go.Figure, *, height: int | None = None, uirevision: str | 
 
     One ``update_layout`` and one update per axis kind: every plotly update
     validates its whole argument tree, and the live page redraws twice a second.
+    At a font scale above 1 (``font_scale``) text and margins grow, and ``height`` by
+    as much as the margins did, so the plot area keeps its size.
     """
+    margin = dict(margin or dict(l=56, r=16, t=36, b=44))
+    scale = font_scale()
+    if scale != 1.0:
+        grown = {k: int(round(v * scale)) for k, v in margin.items()}
+        if height:
+            height += grown.get("t", 0) + grown.get("b", 0) - margin.get("t", 0) - margin.get("b", 0)
+        margin = grown
     layout = dict(
         template="none",          # cheap: a named template is deep-copied on every figure
-        font=FONT,
+        font={**FONT, "size": px(FONT["size"])},
         paper_bgcolor="white",
         plot_bgcolor="white",
-        margin=margin or dict(l=56, r=16, t=36, b=44),
-        hoverlabel=dict(font_size=12, font_family=FONT["family"]),
+        margin=margin,
+        hoverlabel=dict(font_size=px(12), font_family=FONT["family"]),
     )
     if height:
         layout["height"] = height
@@ -65,21 +117,28 @@ def base_layout(fig: go.Figure, *, height: int | None = None, uirevision: str | 
         layout["uirevision"] = uirevision
     if legend_top:
         layout["legend"] = dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left",
-                                x=0, bgcolor="rgba(0,0,0,0)", font_size=11)
+                                x=0, bgcolor="rgba(0,0,0,0)", font_size=px(11))
     fig.update_layout(**layout)
-    axis = dict(title_font_size=12, gridcolor=GRID, zerolinecolor=GRID, linecolor="#c9ced6",
+    axis = dict(title_font_size=px(12), gridcolor=GRID, zerolinecolor=GRID, linecolor="#c9ced6",
                 ticks="outside", tickcolor="#c9ced6", ticklen=3)
     fig.update_xaxes(**axis)
     fig.update_yaxes(**axis)
     return fig
 
 
-def placeholder(fig: go.Figure, text: str = "waiting for the first numbers") -> go.Figure:
-    """An empty plot area with a quiet message in the middle (no data yet)."""
+def placeholder(fig: go.Figure, text: str = "waiting for the first numbers", *,
+                hide_axes: bool = False) -> go.Figure:
+    """An empty plot area with a quiet message in the middle (no data yet, nothing to draw):
+    the one placeholder of every plotly figure. ``hide_axes``: no axis lines either (a
+    diagram, not a chart)."""
     fig.add_annotation(text=text, xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False,
-                       font=dict(size=13, color=MUTED))
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="")
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="")
+                       font=dict(size=px(13), color=MUTED))
+    if hide_axes:
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
+    else:
+        fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="")
+        fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="")
     return fig
 
 
@@ -131,12 +190,13 @@ def room_for_legend(fig: go.Figure, plot_height: int, labels, width_px: float | 
     legend wrapped into rows as Plotly does; None: one entry a row, which needs no
     guess about widths (long labels, such as a method and its area)."""
     labels = [str(label) for label in labels]
-    rows = len(labels) if width_px is None else legend_rows(labels, width_px)
-    legend_px = LEGEND_ROW_PX * max(rows, 1)
+    scale = font_scale()
+    rows = len(labels) if width_px is None else legend_rows(labels, width_px / scale)
+    legend_px = int(round(LEGEND_ROW_PX * scale)) * max(rows, 1)
     margin_t = 16 + legend_px
-    fig.update_layout(height=plot_height + margin_t + 48, margin_t=margin_t,
+    fig.update_layout(height=plot_height + margin_t + px(48), margin_t=margin_t,
                       legend=dict(orientation="v" if width_px is None else "h", yanchor="bottom", y=1.0,
-                                  xanchor="left", x=0, bgcolor="rgba(0,0,0,0)", font_size=11,
+                                  xanchor="left", x=0, bgcolor="rgba(0,0,0,0)", font_size=px(11),
                                   # never a scrolled legend: a row the estimate missed pushes the
                                   # plot down by 20 px (Plotly's automargin) instead of hiding
                                   tracegroupgap=0, maxheight=legend_px + 8 if width_px is None else 2 * legend_px + 8))

@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dlviz.plots.style import MUTED, base_layout, line_colour, room_for_legend
+from dlviz.plots.style import MUTED, base_layout, line_colour, px, room_for_legend
 
 HEIGHT = 280
 PLOT_HEIGHT = 200          # the deletion chart's plot area, whatever its legend needs
@@ -41,7 +41,7 @@ def randomisation_figure(steps: Sequence[str], similarity: Sequence[float], flag
     fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", line=dict(color=line_colour(0), width=2),
                              hovertemplate="%{x}: %{y:.2f}<extra></extra>"))
     fig.add_hline(y=flag_at, line=dict(color=MUTED, dash="dot", width=1),
-                  annotation_text="above: the map ignores the weights", annotation_font_size=11,
+                  annotation_text="above: the map ignores the weights", annotation_font_size=px(11),
                   annotation_position="top right")
     fig.update_layout(xaxis=dict(title_text="layers randomised, from the output down", tickangle=-30),
                       yaxis=dict(title_text="rank correlation with the original", range=[-1.02, 1.02]))

@@ -12,13 +12,13 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dlviz.plots.fast_layout import styled_figure
-from dlviz.plots.style import BLUE, DIVERGING, INK, MUTED, NEUTRAL, fmt_number, placeholder
+from dlviz.plots.style import BLUE, DIVERGING, INK, MUTED, NEUTRAL, fmt_number, placeholder, px
 
 STRIP_HEIGHT = 150
 
 
 def _title(text: str) -> dict:
-    return dict(text=text, font_size=12, x=0, xanchor="left", y=0.98)
+    return dict(text=text, font_size=px(12), x=0, xanchor="left", y=0.98)
 
 
 def units_strip_figure(values, name: str, highlight: int | None = None) -> go.Figure:
@@ -65,7 +65,7 @@ def probabilities_figure(probs, classes: Sequence[str] | None = None,
     bar = go.Bar(x=p, y=labels, orientation="h",
                  marker_color=[BLUE if i == pred else NEUTRAL for i in range(k)],
                  text=[f"{v:.0%}" if v >= 0.005 else "" for v in p], textposition="outside",
-                 cliponaxis=False, textfont=dict(size=11, color=MUTED),
+                 cliponaxis=False, textfont=dict(size=px(11), color=MUTED),
                  hovertemplate="%{y}: %{x:.2%}<extra></extra>")
     verdict = "" if true is None else (" ✓" if pred == true else f" ✗ (true {names[true]})")
     return styled_figure(

@@ -38,6 +38,11 @@ def side_by_side(left: RunEntry, right: RunEntry, key: str) -> None:
     else:
         c2.plotly_chart(compare_figure([(n, s.evals, d) for (n, s), d in zip(names, diverged)], "test_loss",
                                        "test loss", marker, log_y=log_y), width="stretch", key=f"{key}_acc")
+    st.caption("both runs' curves against training step"
+               + ("; the dotted line: the moment shown below" if marker is not None else ""),
+               help="Loss: how wrong the outputs are on average (lower is better). Accuracy: the share of "
+                    "test samples given the right class. A run that learns faster reaches the same "
+                    "height in fewer steps.")
     view = st.segmented_control("View", VIEWS, default=VIEWS[0], key=f"{key}_view",
                                 label_visibility="collapsed") or VIEWS[0]
     cols = st.columns(2, border=True)

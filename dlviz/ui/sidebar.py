@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dlviz.data.drawn_points import label as dataset_label
 from dlviz.spec import SpecError, analyse
 from dlviz.train.state import LIVE, WAITING
 from dlviz.ui import state
@@ -18,7 +19,7 @@ def sidebar() -> None:
         except SpecError:
             params = "invalid: fix it on the Build page"
         name = ws.preset or "custom"
-        st.caption(f"**{name}** on **{ws.dataset}** · {len(ws.spec.layers)} layers · {params}")
+        st.caption(f"**{name}** on **{dataset_label(ws.dataset)}** · {len(ws.spec.layers)} layers · {params}")
         st.markdown("#### Run")
         entry = state.current_run()
         status = entry.handle.status if entry is not None else None

@@ -197,7 +197,8 @@ def _setup(entry: RunEntry) -> dict[str, str]:
               if "units" in l.args or "channels" in l.args]
     n = len(entry.dataset.x_train) + len(entry.dataset.x_test)
     # most telling first: a label shows the first MAX_PARTS that differ
-    return {"name": spec.name or "custom", "dataset": entry.dataset.key,
+    return {"name": spec.name or "custom", "dataset": entry.dataset.extra.get("label", entry.dataset.key),
+            "start": spec.head_start.label if spec.head_start else "from scratch",
             "activation": "/".join(acts) or "linear", "layers": f"{len(spec.layers)} layers",
             "widths": "widths " + "-".join(widths) if widths else "no weighted layers",
             "lr": f"lr {c.lr:g}", "optimizer": c.optimizer, "seed": f"seed {c.seed}",

@@ -1,0 +1,15 @@
+"""Class board: a teacher opens a class; students join with its code."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dlviz.ui import board_views
+
+
+def render() -> None:
+    st.title("Class board")
+    board_views.page()
+
+
+render()
