@@ -9,11 +9,13 @@ import streamlit as st
 from dlviz.bundle import bundle_zip, make_bundle
 from dlviz.errors import UserError
 from dlviz.spec import SpecError, analyse
-from dlviz.train.config import OPTIMIZERS, SCHEDULES
+from dlviz.train.compatibility import compatibility_problem
 from dlviz.train.device import available_devices
+from dlviz.train.optimizers import OPTIMIZERS, SETTINGS
 from dlviz.train.runs import SessionLimit
+from dlviz.train.schedules import SCHEDULES
 from dlviz.train.state import ACTIVE, LIVE, WAITING
-from dlviz.ui import run_views, state, timeline
+from dlviz.ui import head_start_views, presenter, run_views, state, timeline
 
 CONFIRM_KEY = "train_confirm_restart"
 TIMELINE_KEY = "train_timeline"
@@ -30,6 +32,7 @@ def render() -> None:
         return
     problem = _problem(ws, ds)
     ws = _settings(ws)
+    ws = head_start_views.head_start_settings(ws)      # the spec's head start (transfer learning)
     entry = state.current_run()
     _controls(ws, ds, entry, problem)
     entry = state.current_run()
@@ -56,9 +59,10 @@ def _problem(ws, ds) -> str | None:
         analyse(ws.spec)
     except SpecError as e:
         return f"The network is invalid: {e}. Fix it on the Build page."
-    if tuple(ws.spec.input_shape) != tuple(ds.input_shape) or ws.spec.outputs != ds.output_size:
-        return (f"The network expects input {list(ws.spec.input_shape)} and {ws.spec.outputs} outputs, "
-                f"but {ds.key} gives {list(ds.input_shape)} and needs {ds.output_size}.")
+    # the trainer's own check: what this refuses, training would refuse
+    problem = compatibility_problem(ws.spec, ds)
+    if problem is not None:
+        return f"This network cannot train on this dataset: {problem}. Change it on the Build page."
     return None
 
 
@@ -66,14 +70,15 @@ def _settings(ws):
     c = ws.config
     with st.expander("Training settings", expanded=False):
         c1, c2, c3, c4 = st.columns(4)
-        opt = c1.selectbox("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index(c.optimizer), key="t_opt")
+        optimizers, schedules, decay = list(OPTIMIZERS), list(SCHEDULES), SETTINGS["weight_decay"]
+        opt = c1.selectbox("Optimizer", optimizers, index=optimizers.index(c.optimizer), key="t_opt")
         lr = c2.number_input("Learning rate", 1e-5, 10.0, c.lr, format="%.4f", key="t_lr")
         batch = c3.number_input("Batch size", 1, 4096, c.batch_size, key="t_batch")
         epochs = c4.number_input("Epochs", 1, 100_000, c.epochs, key="t_epochs")
         c5, c6, c7, c8 = st.columns(4)
-        wd = c5.number_input("L2 weight decay", 0.0, 1.0, c.weight_decay, format="%.5f", key="t_wd")
+        wd = c5.number_input(decay.label, decay.low, decay.high, c.weight_decay, format="%.5f", key="t_wd")
         l1 = c6.number_input("L1 penalty", 0.0, 1.0, c.l1, format="%.5f", key="t_l1")
-        sched = c7.selectbox("Schedule", SCHEDULES, index=SCHEDULES.index(c.schedule), key="t_sched")
+        sched = c7.selectbox("Schedule", schedules, index=schedules.index(c.schedule), key="t_sched")
         devices = ["auto"] + available_devices()
         device = c8.selectbox("Device", devices, index=devices.index(c.device) if c.device in devices else 0,
                               key="t_device")
@@ -190,29 +195,46 @@ def _live() -> None:
     if s.status in WAITING:
         run_views.waiting(s)
         return
+    # a running run's weights fetched right after its state: the picture then shows the
+    # step the progress line shows (latest_weights copies at the trainer's next step)
+    following = s.status == "running" and st.session_state.get("train_view") in (None, "What the model sees")
+    try:
+        live_snap = entry.handle.latest_weights() if following else None
+    except UserError:
+        live_snap = None                 # the worker was lost: said below, where it is read again
     run_views.progress(s)
-    run_views.curves(s, entry.spec.task)
+    # presenter mode: one idea per screen, so the curves are a view of their own
+    views = (["Curves"] if presenter.presenting() else []) + ["What the model sees", "Layer health"]
+    if not presenter.presenting():
+        run_views.curves(s, entry.spec.task, entry.run_id)
     # a keyed container keeps its place while warnings come and go between
     # redraws, so the elements below it do not shift (and leave faded copies)
     with st.container(key="train_advice"):
         run_views.advice(s)
     # one view at a time: only what is shown is computed on each redraw
-    view = st.segmented_control("View", ["What the model sees", "Layer health"],
-                                default="What the model sees", key="train_view",
-                                label_visibility="collapsed") or "What the model sees"
+    view = st.segmented_control("View", views, default=views[0], key="train_view",
+                                label_visibility="collapsed") or views[0]
+    if view not in views:                    # "Curves" kept from presenter mode, now off
+        view = views[0]
     with st.container(key="train_view_body"):
-        if view == "Layer health":
+        if view == "Curves":
+            run_views.curves(s, entry.spec.task, entry.run_id)
+        elif view == "Layer health":
             run_views.health(s)
         elif not s.timeline:
             pass                    # a run lost before its first snapshot: the message says so
         else:
             step = timeline.timeline_slider(entry, s, TIMELINE_KEY)
             try:
-                snap = timeline.snapshot_at(entry, step)
+                snap = live_snap if step == timeline.NOW and live_snap is not None else \
+                    timeline.snapshot_at(entry, step)
             except UserError as e:       # the worker was lost between two reads
                 st.warning(str(e))
                 return
-            run_views.model_views(entry, snap, live=s.live)
+            # running and following it: pictures, redrawn in place; paused, ended or
+            # a past moment: the interactive figures (they change no more)
+            run_views.model_views(entry, snap, live=s.live,
+                                  pictures=s.status == "running" and step == timeline.NOW)
 
 
 render()

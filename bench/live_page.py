@@ -13,7 +13,18 @@ charts at that moment):
 * the trainer's samples/s with the page open (the progress line's own
   figure, median over the run) against the same run with no page (the CLI,
   same settings, same machine, run just before) -- the ratio;
-* Pause and Stop latency: click to the progress line saying so.
+* Pause and Stop latency: click to the progress line saying so;
+* the wall time from the Start click to the accuracy chart first showing a
+  test accuracy of 100% (the circle reaches it; TensorFlow Playground takes
+  ~2.6 s on this machine);
+* the charts and pictures on screen at each redraw, checked in the frame
+  about to be painted (what a screenshot shows): blank ones, and how many
+  there are (Streamlit keeps a replaced chart's old copy hidden, no box);
+* how far the picture's step (its caption) is from the progress line's, when
+  the picture of a redraw is in (the progress line of that redraw came first);
+* the CPU each part used while watching (cores: server, training workers,
+  Chromium's renderer and the rest), from /proc, with the load average:
+  other work on the machine moves every throughput figure.
 
     python -m bench.live_page [--preset playground --dataset circle] [--seconds 8]
     python -m bench.live_page --preset lenet --dataset digits
@@ -42,21 +53,97 @@ OBSERVER = """() => {
   window.__log = [];
   const main = document.querySelector('[data-testid="stMain"]');
   let last = '';
+  const testAccuracy = () => {       // the last test-accuracy point drawn, or -1
+    for (const gd of main.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')) {
+      const i = (gd.data || []).findIndex(t => t.name === 'test accuracy');
+      const c = i >= 0 && gd.calcdata && gd.calcdata[i];
+      if (c && c.length) return c[c.length - 1].y;
+    }
+    return -1;
+  };
+  // when the picture's caption changes: its step and the progress line's (the progress
+  // line comes first in each redraw, the picture last; compared once both are in)
+  window.__pic = [];
+  let lastCap = '';
   const look = () => {
     const p = main.querySelector('[data-testid="stProgress"]');
     const text = p ? p.innerText : '';
+    const capEl = [...main.querySelectorAll('[data-testid="stCaptionContainer"]')]
+      .find(c => /at step [\d,]+/.test(c.innerText));
+    const capText = capEl ? capEl.innerText : '';
+    if (capText && capText !== lastCap) {
+      lastCap = capText;
+      window.__pic.push([performance.now(), text, parseInt(capText.match(/at step ([\d,]+)/)[1].replace(/,/g, ''))]);
+    }
     if (text && text !== last) {
       last = text;
-      const charts = [...main.querySelectorAll('[data-testid="stPlotlyChart"]')];
+      // what the next painted frame shows (a screenshot's view): checked just before it
+      const t = performance.now();
+      requestAnimationFrame(() => check(t, text));
+    }
+  };
+  const check = (t, text) => {
+    {
+      // Streamlit keeps a replaced chart's old copy hidden (no box) until the redraw
+      // ends: only the charts with a box on screen count
+      const charts = [...main.querySelectorAll('[data-testid="stPlotlyChart"]')]
+        .filter(c => c.getBoundingClientRect().height > 0);
       const blankIdx = charts.map((c, i) => (!c.querySelector('.main-svg .plot, .main-svg .cartesianlayer, .gl-container')
                                      || c.getBoundingClientRect().height < 20) ? i : -1).filter(i => i >= 0);
-      const blank = blankIdx.length;
-      window.__log.push([performance.now(), text, charts.length, blank, blankIdx.join(',')]);
+      // pictures (st.image): blank when no picture is laid out (a new src that has not
+      // loaded yet leaves naturalWidth 0, but Chromium keeps painting the old picture, at
+      // its size, until the new one is decoded)
+      const imgs = [...main.querySelectorAll('[data-testid="stImage"] img')]
+        .filter(im => im.closest('[data-testid="stImage"]').getBoundingClientRect().height > 0);
+      const blankImg = imgs.filter(im => im.getBoundingClientRect().height < 20).length;
+      window.__log.push([t, text, charts.length + imgs.length, blankIdx.length + blankImg,
+                         blankIdx.join(',') + (blankImg ? ` and ${blankImg} picture(s)` : ''), testAccuracy()]);
     }
   };
   new MutationObserver(look).observe(main, {subtree: true, childList: true, characterData: true});
+  // the accuracy chart may be redrawn after the progress line: look at it on its own too
+  window.__acc = [];
+  const poll = () => { window.__acc.push([performance.now(), testAccuracy()]); };
+  window.__accTimer = setInterval(poll, 50);
 }"""
 STEP = re.compile(r"step ([\d,]+)/")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the server process, its training workers (the
+    server's process group), and this benchmark's Chromium (its renderers, and
+    the rest), from /proc."""
+    procs = {}                                  # pid -> (ppid, pgid, cpu seconds, cmdline)
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        procs[int(d)] = (int(fields[1]), int(fields[2]), (int(fields[11]) + int(fields[12])) / TICKS, cmd)
+
+    def mine(pid: int) -> bool:                 # a descendant of this benchmark
+        while pid > 1 and pid in procs:
+            if pid == os.getpid():
+                return True
+            pid = procs[pid][0]
+        return False
+
+    out = {"server": 0.0, "workers": 0.0, "chromium_renderer": 0.0, "chromium_other": 0.0}
+    for pid, (_ppid, pgid, used, cmd) in procs.items():
+        if pid == server_pid:
+            out["server"] += used
+        elif pgid == server_pid:
+            out["workers"] += used
+        elif "chrom" in cmd and mine(pid):
+            out["chromium_renderer" if "--type=renderer" in cmd else "chromium_other"] += used
+    return out
 RATE = re.compile(r"([\d,]+) samples/s")
 
 
@@ -107,8 +194,13 @@ def main(argv=None) -> int:
             page.evaluate(OBSERVER)
             t_click = page.evaluate("performance.now()")
             start.click()
-            page.wait_for_timeout(args.seconds * 1000)
+            page.wait_for_timeout(2000)                 # past the first picture
+            cpu0, w0 = cpu_seconds(server.pid), page.evaluate("performance.now()")
+            page.wait_for_timeout(max(0.0, args.seconds - 2) * 1000)
+            cpu1, w1 = cpu_seconds(server.pid), page.evaluate("performance.now()")
             log = page.evaluate("window.__log")
+            acc_log = page.evaluate("window.__acc")
+            pic_log = page.evaluate("window.__pic")
             # Pause, then Stop: click to the progress line saying so
             lat = {}
             for name, word in (("Pause", "paused"), ("Stop", "stopped")):
@@ -123,13 +215,17 @@ def main(argv=None) -> int:
     finally:
         kill_group(server)
 
-    live = [(t, text, n, blank, which) for t, text, n, blank, which in log
+    solved = next((t for t, acc in acc_log if acc >= 1.0), None)
+    gaps_pic = [int(STEP.search(text).group(1).replace(",", "")) - pic for _t, text, pic in pic_log
+                if STEP.search(text) and text.startswith("running")]
+    live = [(t, text, n, blank, which) for t, text, n, blank, which, _acc in log
             if STEP.search(text) and int(STEP.search(text).group(1).replace(",", "")) > 0
             and text.startswith("running")]
     if not live:
         print(json.dumps({**result, "error": "no live redraw seen"}))
         return 1
     first = next((t for t, _, n, blank, _w in live if n and not blank), live[0][0])
+    blank_after = [w for t, *_, blank, w in live if blank and t > first]
     times = [t for t, *_ in live]
     gaps = [(b - a) / 1000 for a, b in zip(times, times[1:])]
     rates = [float(RATE.search(text).group(1).replace(",", "")) for _, text, *_ in live
@@ -143,9 +239,21 @@ def main(argv=None) -> int:
         # while the page first mounts its charts after Start, and after that
         "redraws_with_a_blank_chart_before_first_picture": sum(1 for t, *_, blank, _w in live
                                                                if blank and t < first),
-        "redraws_with_a_blank_chart_after": sum(1 for t, *_, blank, _w in live if blank and t > first),
+        "redraws_with_a_blank_chart_after": len(blank_after),
+        "blank_after_which": blank_after[:6],        # chart indexes on the page
+        # charts and pictures on screen (fewer than usual: one missing; more: a new one beside an old one)
+        "chart_elements_min_max_after": [min((n for t, _, n, *_ in live if t > first), default=0),
+                                         max((n for t, _, n, *_ in live if t > first), default=0)],
+        # Start -> the accuracy chart first showing 100% test accuracy (None: not within the watch)
+        "start_to_100pct_test_accuracy_s": round((solved - t_click) / 1000, 3) if solved else None,
+        # progress line's step minus the picture's (its caption's), per redraw: they should agree
+        "picture_steps_behind_progress_median_max": [statistics.median(gaps_pic), max(gaps_pic)]
+        if gaps_pic else None,
         "page_open_samples_per_s": round(rate),
         "ratio_page_open_vs_headless": round(rate / base, 3) if base else None,
+        # share of one core each used while watching (after the first 2 s)
+        "cpu_cores_used": {k: round((cpu1[k] - cpu0[k]) / ((w1 - w0) / 1000), 2) for k in cpu0},
+        "load_average_1min": round(os.getloadavg()[0], 2),
         **lat,
     })
     print(json.dumps(result))

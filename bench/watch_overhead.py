@@ -2,13 +2,16 @@
 
 Trains the same model on the same data on the same device twice, interleaved
 and repeated, and prints the throughput ratio trainer / bare (target >= 0.95
-on the CPU). Run: python -m bench.watch_overhead [--device auto] [--repeats 3]
+on the CPU): the median of the repeats, and their spread (lowest, highest),
+with the machine's load average. Run: python -m bench.watch_overhead
+[--device auto] [--repeats 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -79,7 +82,7 @@ def _sync(device):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the step counts")
     args = ap.parse_args(argv)
     set_cpu_threads()
@@ -96,14 +99,17 @@ def main(argv=None) -> int:
             rate, done = trainer_run(spec, ds, cfg, steps)
             trainers.append(rate)
             bares.append(bare_loop(spec, ds, cfg, done))
-        ratio = statistics.median(t / b for t, b in zip(trainers, bares))
+        ratios = [t / b for t, b in zip(trainers, bares)]
+        ratio = statistics.median(ratios)
         res = {"case": name, "device": str(device), "threads": torch.get_num_threads(),
                "bare_samples_per_s": round(statistics.median(bares)),
                "trainer_samples_per_s": round(statistics.median(trainers)),
-               "ratio": round(ratio, 3)}
+               "ratio": round(ratio, 3), "ratios": [round(r, 3) for r in ratios],
+               "load_average_1min": round(os.getloadavg()[0], 2)}
         results.append(res)
         print(f"{name:28s} {device}: bare {res['bare_samples_per_s']:>8} samples/s, "
-              f"trainer {res['trainer_samples_per_s']:>8} samples/s, ratio {ratio:.3f}", flush=True)
+              f"trainer {res['trainer_samples_per_s']:>8} samples/s, ratio {ratio:.3f} "
+              f"(spread {min(ratios):.3f}-{max(ratios):.3f}, load {res['load_average_1min']})", flush=True)
     print(json.dumps(results))
     return 0
 

@@ -8,14 +8,22 @@ However long a run lasts, memory stays bounded:
   it drops the interior snapshot whose neighbours are closest on a log-step
   scale, so the spacing tends to logarithmic: early training, where most
   change happens, keeps as many snapshots as the long tail.
+* ``RunRecords`` is one run's series and timeline together, shared between
+  the training thread (which appends) and readers (which copy), under one lock.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from dlviz.errors import UserError
 
 
 class BoundedSeries:
@@ -89,6 +97,70 @@ class Timeline:
         return len(self.snapshots)
 
 
+TIMELINE_BYTES = 256 * 2**20   # all snapshots of one run together
+
+
+def timeline_capacity(model: torch.nn.Module, max_snapshots: int) -> int:
+    """Snapshots kept: ``max_snapshots``, fewer when they would pass TIMELINE_BYTES."""
+    model_bytes = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    return max(2, min(max_snapshots, TIMELINE_BYTES // max(model_bytes, 1)))
+
+
+class RunRecords:
+    """What a reader may see of one run: appended by the training thread under ``lock``,
+    read back as copies (``Trainer.state``) under the same lock."""
+
+    def __init__(self, lock: threading.RLock, timeline_capacity: int):
+        self.lock = lock
+        self.history = BoundedSeries(1000)     # {step, epoch, train_loss, lr}
+        self.evals = BoundedSeries(500)        # {step, epoch, train_*, test_*}
+        self.health = BoundedSeries(300)       # {step, layers: {name: {...}}}
+        self.timeline = Timeline(timeline_capacity)
+        self.final: dict = {}                  # full-set metrics at the end
+        self.live: Snapshot | None = None      # weights copied on request (latest_weights)
+        self.live_wanted = False               # a reader asked for a fresh copy
+        self.live_copied = threading.Event()   # set when the training thread has made it
+
+    def add(self, series: BoundedSeries, row: dict) -> None:
+        with self.lock:
+            series.append(row)
+
+    def add_snapshot(self, snap: Snapshot) -> None:
+        with self.lock:
+            self.timeline.add(snap)
+
+    def set_live(self, snap: Snapshot) -> None:
+        with self.lock:
+            self.live = snap
+        self.live_copied.set()
+
+
 def weights_to_cpu(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """A detached CPU copy of the state dict (buffers too, e.g. batch-norm stats)."""
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def weights_bytes(weights: dict[str, torch.Tensor]) -> bytes:
+    """Weights as safetensors bytes (never a pickle): for the worker's pipe and bundles."""
+    return st_save({k: v.detach().to("cpu").contiguous() for k, v in weights.items()})
+
+
+# the limits on weights read from outside (a bundle, a head start's store)
+MAX_WEIGHTS_BYTES = 64 * 2**20
+MAX_TENSORS = 1000
+MAX_HEADER_BYTES = 1 * 2**20
+
+
+def weights_from_bytes(data: bytes, what: str) -> dict[str, torch.Tensor]:
+    """Safetensors bytes back to tensors, bounded: ``UserError`` naming ``what`` when they
+    are not safetensors or hold more than ``MAX_TENSORS`` tensors (never a pickle)."""
+    # the first 8 bytes give the JSON header's length: refuse absurd ones before parsing
+    if len(data) < 8 or int.from_bytes(data[:8], "little") > min(len(data), MAX_HEADER_BYTES):
+        raise UserError(f"{what}: not a valid safetensors file")
+    try:
+        tensors = st_load(data)
+    except (SafetensorError, Exception):
+        raise UserError(f"{what}: not a valid safetensors file") from None
+    if len(tensors) > MAX_TENSORS:
+        raise UserError(f"{what}: {len(tensors)} tensors, over the limit of {MAX_TENSORS}")
+    return tensors

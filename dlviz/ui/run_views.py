@@ -7,16 +7,19 @@ a viewer model on the CPU, never from the model the trainer thread is updating.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 import torch
 
-from dlviz.build import build
+from dlviz.build import BuiltNet, build
 from dlviz.plots.confusion import confusion_figure
 from dlviz.plots.curves import accuracy_figure, loss_figure
 from dlviz.plots.health import health_figure, units_figure
-from dlviz.plots.images import filters_mosaic, prediction_mosaic
+from dlviz.plots.images import FILTERS_HELP, filters_legend, filters_mosaic, prediction_mosaic
+from dlviz.plots.live_pictures import boundary_png, network_png
 from dlviz.plots.network_view import network_figure
 from dlviz.plots.plane import boundary_figure
 from dlviz.train.advice import diagnose
@@ -26,24 +29,51 @@ from dlviz.train.state import TrainerState
 from dlviz.views.plane import boundary_values, neuron_maps, plane_grid
 from dlviz.views.predictions import denormalise, predict_test_set
 from dlviz.views.weights import dense_weights, first_conv_filters
+from dlviz.ui import presenter
 
 VIEWERS_KEY = "dlviz_viewers"
+VIEWERS_MAX = 4          # models per session: two runs side by side, each at two moments
 PREVIEW_KEY = "dlviz_preview"
 MOSAIC_N = 32
 CONFUSION_N = 1000
 
 
-def viewer(entry: RunEntry, weights: dict[str, torch.Tensor]):
-    """A CPU copy of the run's network holding ``weights`` (built once per run)."""
-    cache = st.session_state.setdefault(VIEWERS_KEY, {})
-    if entry.run_id not in cache:
-        if len(cache) >= 3:                 # two runs side by side, and one more
-            cache.pop(next(iter(cache)))
-        cache[entry.run_id] = build(entry.spec, "cpu")
-    net = cache[entry.run_id]
-    net.model.load_state_dict(weights)
-    net.model.eval()
-    return net
+@dataclass
+class _Viewer:
+    net: BuiltNet
+    weights: dict[str, torch.Tensor]    # the state dict loaded last (a snapshot's: it never changes)
+
+
+def viewer(entry: RunEntry, snap: Snapshot) -> BuiltNet:
+    """A CPU copy of the run's network holding the weights of ``snap``: one model per
+    (run, moment), the last ``VIEWERS_MAX`` kept in this session.
+
+    Two views of the same run at different moments (Compare, a page held while the
+    slider moves) each keep their own model, so one never draws with the other's
+    weights. A moment seen again costs nothing; a new one reuses the least recently
+    used model of the same run (loading weights, no build). Callers must not change
+    the model's weights (the explain checks work on a deep copy).
+    """
+    cache: OrderedDict = st.session_state.setdefault(VIEWERS_KEY, OrderedDict())
+    key = (entry.run_id, snap.step)
+    held = cache.pop(key, None)
+    if held is None:
+        held = _spare(cache, entry.run_id) or _Viewer(build(entry.spec, "cpu"), {})
+    cache[key] = held                           # the most recently used, last
+    if held.weights is not snap.weights:
+        held.net.model.load_state_dict(snap.weights)
+        held.weights = snap.weights
+    held.net.model.eval()
+    return held.net
+
+
+def _spare(cache: OrderedDict, run_id: str) -> _Viewer | None:
+    """When the cache is full: the least recently used model goes; it is returned for
+    reuse when it is of the same run (the same network), else dropped."""
+    if len(cache) < VIEWERS_MAX:
+        return None
+    (old_run, _), old = cache.popitem(last=False)
+    return old if old_run == run_id else None
 
 
 def progress(s: TrainerState) -> None:
@@ -71,11 +101,72 @@ def _final_text(s: TrainerState) -> str:
     return ""
 
 
-def curves(s: TrainerState, task: str) -> None:
+CURVES_KEY = "dlviz_live_curves"
+CURVES_EVERY_S = 1.0        # a running run's curves are rebuilt at least this often...
+CURVES_MOVED = 0.05         # ... and sooner when the newest test loss moved by this share, or
+                            # the test accuracy at all (reaching 100% must show at once)
+
+
+def curves(s: TrainerState, task: str, ident: str | None = None) -> None:
+    """Loss and accuracy over training steps.
+
+    ``ident`` (the run's id): while that run is running, its figures are rebuilt every
+    CURVES_EVERY_S, or sooner when the newest test accuracy changed (or the test loss
+    by CURVES_MOVED of itself), and sent unchanged in between: the browser mounts a changed
+    Plotly chart afresh (measured ~0.04 of a core each, twice a second), while an
+    unchanged one stays as it is (docs/ARCHITECTURE.md, "The live Train page")."""
+    running = ident is not None and s.status == "running"
+    loss, acc = _live_curves(s, task, ident) if running else _curve_figures(s, task)
     c1, c2 = st.columns(2)
-    c1.plotly_chart(loss_figure(s.history, s.evals, task), width="stretch", key="run_loss")
-    if task == "classification":
-        c2.plotly_chart(accuracy_figure(s.evals), width="stretch", key="run_acc")
+    c1.plotly_chart(loss, width="stretch", key="run_loss")
+    c1.caption("loss against training step", help=LOSS_HELP)
+    if acc is not None:
+        c2.plotly_chart(acc, width="stretch", key="run_acc")
+        c2.caption("accuracy against training step", help=ACCURACY_HELP)
+
+
+def _curve_figures(s: TrainerState, task: str):
+    return loss_figure(s.history, s.evals, task), accuracy_figure(s.evals) if task == "classification" else None
+
+
+def _live_curves(s: TrainerState, task: str, ident: str):
+    """The curves of a running run: rebuilt when the last are CURVES_EVERY_S old, of
+    another run, or when the newest test figure moved visibly; else the same figures."""
+    held = st.session_state.get(CURVES_KEY)
+    now = time.monotonic()
+    last = s.evals[-1] if s.evals else {}
+    newest = last.get("test_accuracy", last.get("test_loss"))
+    if held is None or held[0] != ident or now - held[1] >= CURVES_EVERY_S or \
+            _moved(held[3], newest, "test_accuracy" in last):
+        held = (ident, now, _curve_figures(s, task), newest)
+        st.session_state[CURVES_KEY] = held
+    return held[2]
+
+
+def _moved(shown: float | None, newest: float | None, accuracy: bool) -> bool:
+    """Whether the newest test figure differs visibly from the one the curves show."""
+    if shown is None or newest is None:
+        return shown is not newest
+    if accuracy:
+        return newest != shown
+    return abs(newest - shown) >= CURVES_MOVED * max(abs(shown), 1e-12)
+
+
+# one plain line per chart, the hover of its caption (a caption says what the picture shows)
+LOSS_HELP = ("How wrong the network's outputs are, on average: lower is better. Train: the batches "
+             "it learns from; test: samples it never learns from. Test rising while train falls: "
+             "it is memorising.")
+ACCURACY_HELP = "The share of samples given the right class, on the training and on the test set."
+BOUNDARY_HELP = ("The background colour is the network's output at each point of the plane; the "
+                 "line is where its answer switches class. Dots: the data (outlined: test).")
+NETWORK_HELP = ("Each tile is one neuron's output over the whole input plane, the same plane as the "
+                "boundary: what that neuron has learned to look for.")
+MOSAIC_HELP = "Test images with the class the network gave each: a red frame marks a wrong answer."
+CONFUSION_HELP = ("Each row is a true class, each column the class predicted; the diagonal (outlined) "
+                  "counts the right answers, every other cell a kind of mistake.")
+HEALTH_HELP = ("Gradient size: how strongly each layer is being corrected (near 0: it stopped "
+               "learning). Update ratio: how much one step changes its weights (the green band, "
+               "1e-4 to 1e-2, is the usual range). Unhealthy units: the share that are dead (always 0) or saturated.")
 
 
 def preview_views(spec, ds, seed: int, key: str = "preview") -> None:
@@ -95,23 +186,29 @@ def preview_views(spec, ds, seed: int, key: str = "preview") -> None:
 
 
 def model_views(entry: RunEntry, snap: Snapshot, key: str = "run", stacked: bool = False,
-                live: bool = True) -> None:
+                live: bool = True, pictures: bool = False) -> None:
     """The decision boundary and neurons (2-D data) or predictions and filters (images),
-    for the weights of ``snap``; ``key`` keeps two runs' widgets apart."""
-    net = viewer(entry, snap.weights)
+    for the weights of ``snap``; ``key`` keeps two runs' widgets apart.
+
+    ``pictures``: the 2-D views as PNG pictures instead of interactive figures, for a
+    view redrawn twice a second (a running run): a picture updates in place, while
+    Streamlit mounts a changed Plotly chart afresh (docs/ARCHITECTURE.md, "The live
+    Train page")."""
+    net = viewer(entry, snap)
     ds = entry.dataset
     if ds.points_train is not None:
-        _plane_views(net, ds, snap.step, key, stacked)
+        _plane_views(net, ds, snap.step, key, stacked, pictures)
     elif ds.is_image:
         _image_views(net, ds, snap.step, key, stacked, live=live)
 
 
 def _two(stacked: bool, widths: list[float]):
-    """Two places side by side, or one above the other (half a page, as on Compare)."""
-    return (st.container(), st.container()) if stacked else st.columns(widths)
+    """Two places side by side, or one above the other (half a page, as on Compare; and in
+    presenter mode, where side by side shrank the pictures' labels below 16 px)."""
+    return (st.container(), st.container()) if stacked or presenter.presenting() else st.columns(widths)
 
 
-def _plane_views(net, ds, step: int, key: str, stacked: bool) -> None:
+def _plane_views(net, ds, step: int, key: str, stacked: bool, pictures: bool = False) -> None:
     grid = st.session_state.get("dlviz_grid")
     if grid is None or grid[0] != ds.key + str(len(ds.points_train)):
         grid = (ds.key + str(len(ds.points_train)), plane_grid(ds.points_train.numpy(), resolution=60))
@@ -121,18 +218,24 @@ def _plane_views(net, ds, step: int, key: str, stacked: bool) -> None:
     c1, c2 = _two(stacked, [1, 1.6])
     with c1:
         show_test = st.toggle("show test points", value=True, key=f"{key}_show_test")
-        fig = boundary_figure(grid.xs, grid.ys, values, ds.points_train.numpy(), ds.y_train.numpy(),
-                              ds.points_test.numpy(), ds.y_test.numpy(), ds.task, list(ds.classes),
-                              show_test=show_test)
-        st.plotly_chart(fig, width="stretch", key=f"{key}_boundary")
-        st.caption(f"decision {'surface' if ds.task == 'regression' else 'boundary'} at step {step:,}")
+        args = (grid.xs, grid.ys, values, ds.points_train.numpy(), ds.y_train.numpy(),
+                ds.points_test.numpy(), ds.y_test.numpy(), ds.task, list(ds.classes))
+        if pictures:
+            st.image(boundary_png(*args, show_test=show_test), width="stretch")
+        else:
+            st.plotly_chart(boundary_figure(*args, show_test=show_test), width="stretch", key=f"{key}_boundary")
+        st.caption(f"decision {'surface' if ds.task == 'regression' else 'boundary'} at step {step:,}",
+                   help=BOUNDARY_HELP)
     with c2:
         layers = [(l.name, l.maps) for l in neuron_maps(net.model, net.layer_modules, grid, ds.features)]
-        fig = network_figure(layers, dense_weights(net.model, net.layer_modules), values,
-                             task=ds.task, num_classes=ds.num_classes, input_names=list(ds.features))
-        st.plotly_chart(fig, width="stretch", key=f"{key}_network")
+        args = (layers, dense_weights(net.model, net.layer_modules), values)
+        kw = dict(task=ds.task, num_classes=ds.num_classes, input_names=list(ds.features))
+        if pictures:
+            st.image(network_png(*args, **kw), width="stretch")
+        else:
+            st.plotly_chart(network_figure(*args, **kw), width="stretch", key=f"{key}_network")
         st.caption("each tile: one neuron's output over the input plane; lines: weights "
-                   "(blue positive, orange negative, thickness = size)")
+                   "(blue positive, orange negative, thickness = size)", help=NETWORK_HELP)
 
 
 def _image_views(net, ds, step: int, key: str, stacked: bool, live: bool = True) -> None:
@@ -142,7 +245,7 @@ def _image_views(net, ds, step: int, key: str, stacked: bool, live: bool = True)
     pred, y, n = p.pred, p.y, p.n
     c1, c2 = _two(stacked, [1.3, 1])
     with c1:
-        only_wrong = st.toggle("show only mistakes", key=f"{key}_only_wrong")
+        only_wrong = st.toggle("show only mistakes", key=f"{key}_only_wrong", help=MOSAIC_HELP)
         idx = np.flatnonzero(pred != y) if only_wrong else np.arange(n)
         idx = idx[:MOSAIC_N]
         if len(idx):
@@ -155,10 +258,12 @@ def _image_views(net, ds, step: int, key: str, stacked: bool, live: bool = True)
     with c2:
         st.plotly_chart(confusion_figure(p.confusion(ds.num_classes), list(ds.classes), of=p.of),
                         width="stretch", key=f"{key}_confusion")
+        st.caption("test samples by true class (rows) and predicted class (columns)", help=CONFUSION_HELP)
     filters = first_conv_filters(net.model)
     if filters is not None:
         st.image(filters_mosaic(filters), output_format="PNG",
                  caption=f"first-layer filters ({filters.shape[0]} of {filters.shape[2]}x{filters.shape[3]})")
+        st.caption(filters_legend(filters.shape[1]), help=FILTERS_HELP)
 
 
 def advice(s: TrainerState) -> None:
@@ -175,3 +280,5 @@ def health(s: TrainerState, key: str = "run") -> None:
     c1.plotly_chart(health_figure(s.health, "grad_norm"), width="stretch", key=f"{key}_grad")
     c2.plotly_chart(health_figure(s.health, "update_ratio"), width="stretch", key=f"{key}_update")
     c3.plotly_chart(units_figure(s.health), width="stretch", key=f"{key}_units")
+    st.caption("per layer, against training step: gradient size, update ratio, unhealthy units",
+               help=HEALTH_HELP)

@@ -1,0 +1,112 @@
+"""The running run's 2-D views as pictures, and curves thinned to what a chart can show."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from dlviz.build import build
+from dlviz.data import load_dataset
+from dlviz.plots.curves import MAX_POINTS, accuracy_figure, loss_figure, thinned
+from dlviz.plots.live_pictures import BOUNDARY_PX, boundary_png, network_png
+from dlviz.plots.style import BLUE, ORANGE
+from dlviz.presets import PRESETS
+from dlviz.views.plane import boundary_values, neuron_maps, plane_grid
+from dlviz.views.weights import dense_weights
+
+
+def _png(data: bytes) -> np.ndarray:
+    img = Image.open(io.BytesIO(data))
+    assert img.format == "PNG"
+    return np.asarray(img.convert("RGB"))
+
+
+def _net_and_grid(dataset: str):
+    ds = load_dataset(dataset)
+    net = build(PRESETS["playground"].spec(ds.input_shape, ds.output_size, ds.task), "cpu", seed=0)
+    net.model.eval()
+    grid = plane_grid(ds.points_train.numpy(), resolution=40)
+    return ds, net, grid, boundary_values(net.model, grid, ds.features, ds.task)
+
+
+def test_boundary_picture_shows_the_output_and_both_classes_of_points():
+    ds, _, grid, values = _net_and_grid("circle")
+    args = (grid.xs, grid.ys, values, ds.points_train.numpy(), ds.y_train.numpy(),
+            ds.points_test.numpy(), ds.y_test.numpy(), ds.task, list(ds.classes))
+    rgb = _png(boundary_png(*args))
+    assert rgb.shape == (BOUNDARY_PX, BOUNDARY_PX, 3)
+
+    def near(colour: str) -> int:          # pixels close to a class colour: the points
+        c = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
+        return int((np.abs(rgb.astype(int) - c).sum(axis=2) < 40).sum())
+    assert near(ORANGE) > 200 and near(BLUE) > 200
+    # without the test points fewer dark outlines are drawn
+    dark = lambda a: int((a.sum(axis=2) < 200).sum())                          # noqa: E731
+    assert dark(_png(boundary_png(*args, show_test=False))) < dark(rgb)
+
+
+def test_network_picture_has_a_tile_per_unit_and_changes_with_the_weights():
+    ds, net, grid, values = _net_and_grid("circle")
+    layers = [(l.name, l.maps) for l in neuron_maps(net.model, net.layer_modules, grid, ds.features)]
+    weights = dense_weights(net.model, net.layer_modules)
+    kw = dict(task=ds.task, num_classes=ds.num_classes, input_names=list(ds.features))
+    a = _png(network_png(layers, weights, values, **kw))
+    assert a.shape[1] > a.shape[0] > 100                       # wider than tall, as the figure
+    flipped = [(name, -maps) for name, maps in layers]
+    b = _png(network_png(flipped, weights, values, **kw))
+    assert a.shape == b.shape and (a != b).any()
+    assert network_png([], []).startswith(b"\x89PNG")       # nothing to draw: still a picture
+
+
+def test_curves_draw_at_most_max_points_and_always_the_newest():
+    n = 5 * MAX_POINTS
+    history = [{"step": i + 1, "epoch": i / 10, "train_loss": 1 / (i + 1)} for i in range(n)]
+    evals = [{"step": 10 * i + 1, "epoch": i, "test_loss": 1 / (i + 1), "train_accuracy": 0.5,
+              "test_accuracy": min(1.0, i / 100)} for i in range(n)]
+    fig = loss_figure(history, evals)
+    train, test = fig.data
+    assert len(train.x) <= MAX_POINTS and train.x[-1] == n and train.x[0] == 1
+    assert len(test.x) <= MAX_POINTS and test.mode == "lines"       # too many for markers
+    acc = accuracy_figure(evals)
+    assert acc.data[1].y[-1] == 1.0 and len(acc.data[1].y) <= MAX_POINTS
+    few = loss_figure(history[:20], evals[:20])
+    assert len(few.data[0].x) == 20 and few.data[1].mode == "lines+markers"
+    s, v = thinned(np.arange(10), np.arange(10) * 2, max_points=4)
+    assert list(s) == [0, 3, 6, 9] and list(v) == [0, 6, 12, 18]
+
+
+def test_train_page_shows_pictures_while_running_and_figures_once_paused():
+    """Running, the boundary and the network are pictures (redrawn in place twice a
+    second); paused, the interactive figures come back; the curves stay figures."""
+    from dataclasses import replace
+
+    from tests.conftest import wait_for
+    from tests.test_pages import app, no_exceptions
+
+    from dlviz.ui.state import registry
+    from dlviz.workspace import default_workspace
+
+    ws = default_workspace()
+    ws = replace(ws, config=ws.config.replace(epochs=100_000))
+    at = app(ws)
+    at.run()
+    at.switch_page("app_pages/train.py").run()
+    at.button(key="t_start").click().run()
+    entry = registry().get(at.session_state["dlviz_run"])
+    try:
+        assert wait_for(lambda: entry.handle.state().step > 0, 30)
+        at.run()
+        no_exceptions(at)
+        assert len(at.get("image")) == 2                       # boundary + network pictures
+        assert len(at.get("plotly_chart")) == 2               # loss + accuracy
+        at.button(key="t_pause").click().run()
+        assert wait_for(lambda: entry.handle.status == "paused", 10)
+        at.run()
+        no_exceptions(at)
+        assert not at.get("image")
+        assert len(at.get("plotly_chart")) == 4               # + boundary + network figures
+    finally:
+        entry.handle.stop()
+        entry.handle.join(5)
