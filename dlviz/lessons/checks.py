@@ -30,14 +30,22 @@ def _wrong_data(run: RunFacts, dataset: str) -> str:
             f"(press **Set up** to load the lesson's data).")
 
 
+def _latest_on(work: Work, dataset: str) -> tuple[RunFacts | None, CheckResult | None]:
+    """The student's newest run, or why a check cannot look at it (none yet, other data)."""
+    run = work.latest
+    if run is None:
+        return None, CheckResult(False, NO_RUN)
+    if run.dataset_key != dataset:
+        return run, CheckResult(False, _wrong_data(run, dataset))
+    return run, None
+
+
 def on_latest(goal: str, dataset: str, *needs: Need) -> Check:
     """Passes when the student's newest run is on ``dataset`` and meets every need."""
     def fn(work: Work) -> CheckResult:
-        run = work.latest
-        if run is None:
-            return CheckResult(False, NO_RUN)
-        if run.dataset_key != dataset:
-            return CheckResult(False, _wrong_data(run, dataset))
+        run, refused = _latest_on(work, dataset)
+        if refused is not None:
+            return refused
         said = []
         for need in needs:
             ok, text = need(run)
@@ -264,11 +272,9 @@ def sizes_trained(dataset: str, count: int, margin: float = 0.0) -> Check:
     """``count`` training-set sizes trained with one network; with ``margin``, the largest
     beats the smallest by that much."""
     def fn(work: Work) -> CheckResult:
-        run = work.latest
-        if run is None:
-            return CheckResult(False, NO_RUN)
-        if run.dataset_key != dataset:
-            return CheckResult(False, _wrong_data(run, dataset))
+        run, refused = _latest_on(work, dataset)
+        if refused is not None:
+            return refused
         sizes = same_setup_sizes(work, dataset)
         said = ", ".join(f"{n:,} → {pct(a)}" for n, a in sizes.items())
         if len(sizes) < count:

@@ -195,7 +195,8 @@ def open_page(page: Page, link: str, heading: str) -> None:
     assert_no_error(page, f"the {link} page")
 
 
-def test_inside_and_explain_after_a_digits_run(page: Page, app_url: str, tmp_path):
+def train_small_digits_run(page: Page, app_url: str):
+    """LeNet on 600 digits for 2 epochs, from a link, trained to the end; returns the main area."""
     from dataclasses import replace
 
     from dlviz.data import DatasetParams, load_dataset
@@ -210,6 +211,11 @@ def test_inside_and_explain_after_a_digits_run(page: Page, app_url: str, tmp_pat
     main = page.locator('[data-testid="stMain"]')
     main.get_by_role("button", name="Start", exact=True).click()
     expect(main_progress(page)).to_contain_text("finished", timeout=90_000)
+    return main
+
+
+def test_inside_and_explain_after_a_digits_run(page: Page, app_url: str, tmp_path):
+    main = train_small_digits_run(page, app_url)
 
     # -- Inside: every layer with maps as one mosaic image, at the end and at step 0
     open_page(page, "Inside", "Inside the network")

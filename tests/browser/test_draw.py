@@ -15,7 +15,7 @@ except ImportError:         # the `browser` fixture skips (or, in CI, fails) wit
     Page = expect = None
 
 from .conftest import shot
-from .test_app_browser import ERROR, EXCEPTION, assert_no_error, choose, main_progress, open_page, settle
+from .test_app_browser import ERROR, EXCEPTION, assert_no_error, choose, main_progress, open_page, settle, train_small_digits_run
 
 CANVAS = "canvas.upper-canvas"          # the Fabric.js layer that takes the mouse
 
@@ -36,21 +36,7 @@ def first_mosaic_src(main) -> str:
 
 
 def test_draw_a_seven_and_watch_the_maps_change(page: Page, app_url: str):
-    from dataclasses import replace
-
-    from dlviz.data import DatasetParams, load_dataset
-    from dlviz.workspace import default_workspace
-
-    params = DatasetParams(n_samples=600)
-    ds = load_dataset("digits", params)
-    ws = default_workspace().with_preset("lenet", ds.input_shape, ds.output_size, ds.task)
-    ws = replace(ws, dataset="digits", params=params, config=ws.config.replace(epochs=2))
-    page.goto(f"{app_url}/train?net={ws.to_url()}")
-    expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
-    settle(page)
-    main = page.locator('[data-testid="stMain"]')
-    main.get_by_role("button", name="Start", exact=True).click()
-    expect(main_progress(page)).to_contain_text("finished", timeout=90_000)
+    main = train_small_digits_run(page, app_url)
 
     open_page(page, "Inside", "Inside the network")
     main.get_by_text("Draw", exact=True).click()
