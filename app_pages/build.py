@@ -126,7 +126,8 @@ def _note_what_changed(old: str, old_params, new: str, params) -> None:
     st.session_state.pop(NOTE_KEY, None)
     if was is not None and was != now:
         name = old if old in DATASETS else "the previous data"
-        now_text = f"{now:,}, the default for {new}" if now is not None else "all of its images"
+        whole = "all of its rows" if new.startswith("csv:") else "all of its images"
+        now_text = f"{now:,}, the default for {new}" if now is not None else whole
         st.session_state[NOTE_KEY] = (new, f"Samples: {now_text}, not the {was:,} of {name} "
                                            f"(a count for one dataset is not one for another).")
 
@@ -148,22 +149,13 @@ def _upload_csv(ws) -> str | None:
     the workspace's earlier one when this session may open it; None until there is one."""
     up = st.file_uploader("A CSV file: one row per sample, a header line of column names",
                           type=["csv", "tsv", "txt"], key="build_csv")
-    if up is None:
-        if not ws.dataset.startswith("csv:"):
-            st.info("Upload a .csv table; then choose the column to predict.")
-            return None
-        try:        # only this session's own uploads (or the operator's data folders)
-            uploads.check_workspace_dataset(ws)
-        except UserError as e:
-            st.error(str(e))
-            return None
-        return ws.dataset
-    try:
-        return f"csv:{uploads.save_upload(up)}"
+    if up is None and not ws.dataset.startswith("csv:"):
+        st.info("Upload a .csv table; then choose the column to predict.")
+        return None
+    try:        # only this session's own uploads (or the operator's data folders)
+        return uploads.upload_dataset_key(up, ws, "csv", suffix=uploads.kept_name(up, (".csv", ".tsv", ".txt"), ".table.csv"))
     except UserError as e:
-        st.error(f"The upload could not be stored: {e}")
-    except OSError as e:
-        st.error(f"The upload could not be stored ({e.strerror or type(e).__name__}).")
+        st.error(str(e))
     return None
 
 

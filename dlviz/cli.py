@@ -140,6 +140,8 @@ def _train(args) -> int:
     if args.out:
         _make_out_dir(args.out)          # before training, not after minutes of it
     ds = load_dataset(dataset_key, params)
+    for note in ds.extra.get("notes", ()):     # what was done to a table's columns
+        print(f"note: {note}", file=sys.stderr)
     if spec is None:
         spec = preset_spec(preset.key, ds.input_shape, ds.output_size, ds.task)
     trainer = ThreadBackend().submit(spec, ds, config)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 
 from dlviz.data import DATASETS, PATH_LOADERS, DatasetParams, dataset_keys
-from dlviz.data.registry import INLINE_LOADERS, check_params
+from dlviz.data.registry import INLINE_LOADERS, check_params, default_preset
 from dlviz.errors import UserError
 from dlviz.presets import PRESETS, preset_spec
 from dlviz.spec import NetSpec
@@ -142,7 +142,17 @@ def adapt_to_dataset(ws: "Workspace", dataset: str, params: DatasetParams, input
     """The same workspace on another dataset: a preset network is rebuilt for it
     (presets adapt their input and output layers); a custom one keeps its layers
     and takes the new input shape, output count and task."""
+    old_default, new_default = default_preset(ws.dataset), default_preset(dataset)
     ws = replace(ws, dataset=dataset, params=params)
+    # the app's own choice follows the data: a network that is the old dataset's own
+    # preset becomes the new one's (a table gets tabular-mlp, real digits digits8-cnn);
+    # a preset the person picked stays, and image folders keep whatever they had
+    if (ws.preset == old_default and new_default != old_default and new_default in PRESETS
+            and dataset.partition(":")[0] not in ("folder", "idx")):
+        try:
+            return ws.with_preset(new_default, input_shape, outputs, task)
+        except UserError:
+            pass
     if ws.preset in PRESETS:
         try:
             return ws.with_preset(ws.preset, input_shape, outputs, task)

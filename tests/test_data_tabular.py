@@ -261,9 +261,13 @@ def test_cli_trains_a_fitting_mlp_on_a_csv(tmp_path, capsys):
     path = separable_csv(tmp_path)
     assert main(["train", "--dataset", f"csv:{path}", "--target-column", "outcome", "--epochs", "80",
                  "--no-progress"]) == 0
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    out = capsys.readouterr()
+    result = json.loads(out.out.strip().splitlines()[-1])
     assert result["preset"] == "tabular-mlp" and result["dataset"] == f"csv:{path}"
     assert result["test_accuracy"] >= 0.9
+    # what was done to the columns is said on stderr, one note a line
+    assert "note: left out 'row': numbers the rows (an identifier)" in out.err, out.err
+    assert "note: one-hot encoded (categories): colour (3)" in out.err, out.err
 
 
 def test_cli_unknown_target_column_is_one_line(tmp_path, capsys):
@@ -346,3 +350,13 @@ def test_build_page_asks_for_a_table_before_there_is_one():
     at.selectbox(key="build_dataset").set_value("your table (CSV)").run()
     assert not at.exception and not at.error
     assert any("Upload a .csv table" in i.value for i in at.info)
+
+
+def test_a_table_is_named_by_its_file_never_by_the_servers_path(tmp_path):
+    from dlviz.data.registry import dataset_label
+    from dlviz.ui.uploads import store_upload
+    path = store_upload(MESSY.encode(), str(tmp_path), suffix=".patients.csv")
+    assert dataset_label(f"csv:{path}") == "table patients.csv"
+    ds = load_dataset(f"csv:{path}", DatasetParams(target_column="label"))
+    assert ds.summary().startswith("table patients.csv: ") and str(tmp_path) not in ds.summary()
+    assert dataset_label("circle") == "circle"

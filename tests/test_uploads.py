@@ -228,3 +228,19 @@ def test_upload_goes_to_this_sessions_folder_and_the_last_three_stay(base):
     other.switch_page("app_pages/build.py").run()
     assert other.session_state[uploads.SESSION_KEY] != at.session_state[uploads.SESSION_KEY]
     assert not other.get("image")
+
+
+def test_an_upload_keeps_its_own_name_after_its_hash_and_messages_use_it(tmp_path):
+    from types import SimpleNamespace
+
+    from dlviz.data.csv_file import shown_name
+    from dlviz.ui.uploads import kept_name, store_upload
+    csv = (".csv", ".tsv", ".txt")
+    assert kept_name(SimpleNamespace(name="my patients (2024).csv"), csv, ".table.csv") == \
+        ".my_patients__2024_.csv"
+    assert kept_name(SimpleNamespace(name="../../etc/passwd"), csv, ".table.csv") == ".table.csv"
+    assert kept_name(SimpleNamespace(name="x" * 500 + ".csv"), csv, ".table.csv") == "." + "x" * 56 + ".csv"
+    path = store_upload(b"a,b\n1,2\n", str(tmp_path), suffix=".patients.csv")
+    assert shown_name(path) == "patients.csv"
+    assert shown_name(store_upload(b"a,b\n1,3\n", str(tmp_path), suffix=".table.csv")) == "table.csv"
+    assert shown_name("/data/0123456789abcdef.csv") == "0123456789abcdef.csv"   # not an upload's

@@ -24,3 +24,16 @@ def test_damaged_links_give_one_message():
     with pytest.raises(UserError, match="unknown dataset setting"):
         Workspace.from_url(encode_url_json({"d": "circle", "n": default_workspace().spec.to_dict(),
                                             "p": {"bogus": 1}}))
+
+
+def test_the_apps_own_preset_follows_the_dataset_and_a_chosen_one_stays():
+    from dlviz.workspace import adapt_to_dataset
+    ws = default_workspace()                       # circle with its own preset, playground
+    assert ws.preset == "playground"
+    table = adapt_to_dataset(ws, "breast-cancer", DatasetParams(), (30,), 2, "classification")
+    assert table.preset == "tabular-mlp" and table.spec.input_shape == (30,)
+    digits = adapt_to_dataset(ws, "real-digits", DatasetParams(), (1, 8, 8), 10, "classification")
+    assert digits.preset == "digits8-cnn"
+    chosen = ws.with_preset("deep-sigmoid", (2,), 2, "classification")
+    kept = adapt_to_dataset(chosen, "breast-cancer", DatasetParams(), (30,), 2, "classification")
+    assert kept.preset == "deep-sigmoid" and kept.spec.input_shape == (30,)

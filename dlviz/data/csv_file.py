@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from dataclasses import dataclass
 
 from dlviz.errors import UserError
@@ -37,9 +38,19 @@ class CsvTable:
     encoding: str                # "utf-8" or "latin-1" (a file that is not UTF-8)
 
 
+# an upload is stored under its content hash, then its own name (dlviz/ui/uploads.py)
+_STORED = re.compile(r"^[0-9a-f]{16}\.(?=.+\.)")
+
+
+def shown_name(path: str) -> str:
+    """The file's name as its owner knows it: an upload's stored hash prefix left out."""
+    name = os.path.basename(path) or path
+    return _STORED.sub("", name)
+
+
 def read_csv(path: str) -> CsvTable:
     """Read and parse ``path``; every fault is one ``UserError`` naming the file."""
-    name = os.path.basename(path) or path
+    name = shown_name(path)
     if not os.path.isfile(path):
         raise UserError(f"{name}: not a file (a csv: dataset is one .csv file)")
     try:
@@ -56,7 +67,7 @@ HEADER_BYTES = 1 << 20          # what read_header reads: the first line of any 
 def read_header(path: str) -> tuple[str, ...]:
     """The column names of the CSV file ``path``, from its first MiB only (a page asks on
     every rerun, to offer the target column). Raises ``UserError`` as ``read_csv``."""
-    name = os.path.basename(path) or path
+    name = shown_name(path)
     try:
         with open(path, "rb") as fh:
             data = fh.read(HEADER_BYTES)

@@ -86,7 +86,9 @@ def load(path: str, params: DatasetParams) -> Dataset:
     table = read_csv(path)
     columns = [column_from_texts(h, col) for h, col in zip(table.header, zip(*table.rows))]
     notes = ["read as Latin-1 (the file is not UTF-8)"] if table.encoding != "utf-8" else []
-    return build_table(f"csv:{path}", table.name, columns, params, notes=notes)
+    ds = build_table(f"csv:{path}", table.name, columns, params, notes=notes)
+    ds.extra["label"] = f"table {table.name}"      # not the server's path (Dataset.summary)
+    return ds
 
 
 def build_table(key: str, source: str, columns: list[Column], params: DatasetParams,

@@ -246,10 +246,11 @@ def feature_bars(values: np.ndarray, names: Sequence[str] | None = None, title: 
     fig.add_trace(go.Bar(x=v, y=labels, orientation="h",
                          marker_color=[POSITIVE if a >= 0 else NEGATIVE for a in v],
                          hovertemplate="%{y}: %{x:.3g}<extra></extra>"))
-    base_layout(fig, height=max(140, 60 + 22 * len(v)), legend_top=False,
+    base_layout(fig, height=max(140, 60 + px(24) * len(v)), legend_top=False,
                 margin=dict(l=8, r=16, t=36 if title else 12, b=36))
     fig.update_layout(title=dict(text=title, font_size=px(13)) if title else None, showlegend=False)
-    fig.update_yaxes(autorange="reversed", automargin=True)
+    # every feature named (Plotly thins category labels that look crowded)
+    fig.update_yaxes(autorange="reversed", automargin=True, dtick=1)
     fig.update_xaxes(title_text="attribution", zeroline=True, zerolinecolor=MUTED_CSS)
     return fig
 

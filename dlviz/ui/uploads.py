@@ -108,6 +108,16 @@ def check_workspace_dataset(ws):
 
 # -- what a page's uploader gives -----------------------------------------------
 
+def kept_name(up, suffixes: tuple[str, ...], default: str) -> str:
+    """The suffix an upload is stored with after its content hash: ``.`` + its own name,
+    reduced to safe characters and bounded, so messages and labels can name the file as
+    its owner knows it (``data/csv_file.shown_name``); ``default`` when the name does
+    not end in one of ``suffixes``."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.basename(str(getattr(up, "name", ""))))[-60:]
+    name = name.lstrip("._")
+    return f".{name}" if name.lower().endswith(suffixes) else default
+
+
 def upload_dataset_key(up, ws, scheme: str = "folder", suffix: str = ".zip") -> str | None:
     """The dataset a page's uploader stands for: ``<scheme>:PATH`` of the file just
     uploaded (stored in this session's folder as ``<hash><suffix>``), else the
