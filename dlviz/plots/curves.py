@@ -111,18 +111,24 @@ def loss_figure(history: Sequence[dict], evals: Sequence[dict], task: str = "cla
     if not len(s) and not len(ts):
         return placeholder(fig)
     blew_up = [v, tv]                   # judged on every row, drawn from at most MAX_POINTS
-    s, e, v = thinned(s, e, v)
-    ts, te, tv = thinned(ts, te, tv)
-    if len(s):
-        fig.add_trace(go.Scatter(x=s, y=v, customdata=e, name="train loss", mode="lines",
-                                 line=dict(color=TRAIN_COLOUR, width=2), hovertemplate=_HOVER))
-    if len(ts):
-        fig.add_trace(go.Scatter(x=ts, y=tv, customdata=te, name="test loss", mode=_test_mode(len(ts)),
-                                 line=dict(color=TEST_COLOUR, width=1.5),
-                                 marker=dict(size=_marker_size(len(ts)), color=TEST_COLOUR), hovertemplate=_HOVER))
+    _train_and_test(fig, (s, e, v), (ts, te, tv), "loss", _HOVER)
     if not log_axis(fig, blew_up, log_y):
         fig.update_yaxes(rangemode="tozero")
     return fig
+
+
+def _train_and_test(fig: go.Figure, train, test, what: str, hover: str) -> None:
+    """The train curve (a line) and the test curve (markers while few) of one metric,
+    each ``(steps, epochs, values)`` and drawn from at most MAX_POINTS."""
+    s, e, v = thinned(*train)
+    ts, te, tv = thinned(*test)
+    if len(s):
+        fig.add_trace(go.Scatter(x=s, y=v, customdata=e, name=f"train {what}", mode="lines",
+                                 line=dict(color=TRAIN_COLOUR, width=2), hovertemplate=hover))
+    if len(ts):
+        fig.add_trace(go.Scatter(x=ts, y=tv, customdata=te, name=f"test {what}", mode=_test_mode(len(ts)),
+                                 line=dict(color=TEST_COLOUR, width=1.5),
+                                 marker=dict(size=_marker_size(len(ts)), color=TEST_COLOUR), hovertemplate=hover))
 
 
 def accuracy_figure(evals: Sequence[dict]) -> go.Figure:
@@ -135,13 +141,5 @@ def accuracy_figure(evals: Sequence[dict]) -> go.Figure:
         if evals and any("test_loss" in r for r in evals):
             return placeholder(fig, "no accuracy for a regression task")
         return placeholder(fig)
-    s, e, v = thinned(s, e, v)
-    ts, te, tv = thinned(ts, te, tv)
-    if len(s):
-        fig.add_trace(go.Scatter(x=s, y=v, customdata=e, name="train accuracy", mode="lines",
-                                 line=dict(color=TRAIN_COLOUR, width=2), hovertemplate=_HOVER_PCT))
-    if len(ts):
-        fig.add_trace(go.Scatter(x=ts, y=tv, customdata=te, name="test accuracy",
-                                 mode=_test_mode(len(ts)), line=dict(color=TEST_COLOUR, width=1.5),
-                                 marker=dict(size=_marker_size(len(ts)), color=TEST_COLOUR), hovertemplate=_HOVER_PCT))
+    _train_and_test(fig, (s, e, v), (ts, te, tv), "accuracy", _HOVER_PCT)
     return fig
