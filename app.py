@@ -30,6 +30,12 @@ STEPS = [
      "app_pages/explain.py", "Explain a prediction", ":material/psychology_alt:"),
     ("5. Compare", "Two runs side by side at the same moment of training: tanh vs relu, shallow vs deep.",
      "app_pages/compare.py", "Compare two runs", ":material/compare:"),
+    ("Learn", "Nine guided lessons, from why XOR needs a hidden layer to bias in the training data, "
+     "each checked on your own run.",
+     "app_pages/lessons.py", "Start a lesson", ":material/school:"),
+    ("Teach", "Open a class: students join with a code, and the board shows every student's run, live. "
+     "Presenter mode (in the sidebar) makes every page readable on a projector.",
+     "app_pages/board.py", "Open the class board", ":material/groups:"),
 ]
 
 
@@ -39,7 +45,7 @@ def home() -> None:
         "Build a layered neural network, **train it live**, and watch it learn from the inside: "
         "the decision boundary forming, what every neuron responds to, the health of each layer. "
         "From a 2-D toy to an image CNN, entirely in your browser.")
-    for row in (STEPS[:2], STEPS[2:]):
+    for row in (STEPS[:2], STEPS[2:5], STEPS[5:]):
         for col, (title, text, page, label, icon) in zip(st.columns(len(row)), row):
             with col:
                 st.markdown(f"#### {title}")

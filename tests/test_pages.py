@@ -41,6 +41,10 @@ def test_home_page_runs():
     at.run()
     no_exceptions(at)
     assert at.title[0].value == "dlviz"
+    # every step of the tour, lessons and the class board included, has its heading
+    headings = [m.value for m in at.main.markdown if m.value.startswith("#### ")]
+    assert headings == ["#### 1. Build", "#### 2. Train", "#### 3. Look inside", "#### 4. Explain",
+                        "#### 5. Compare", "#### Learn", "#### Teach"], headings
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))
