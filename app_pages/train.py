@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import streamlit as st
@@ -19,6 +20,7 @@ from dlviz.ui import head_start_views, presenter, run_views, state, timeline
 
 CONFIRM_KEY = "train_confirm_restart"
 TIMELINE_KEY = "train_timeline"
+PHASE_KEY = "train_phase_seen"
 WAITING_EVERY_S = 2.0
 
 
@@ -46,10 +48,10 @@ def render() -> None:
     if not state.is_owner(entry):
         st.info("You are **watching** this run: it belongs to the browser that started it, so its "
                 "controls are theirs. **Start** trains your own network.", icon=":material/visibility:")
-    status = entry.handle.status
-    # live: redraw twice a second; waiting: every 2 s (a class's queue must not load the
-    # server that trains it); ended: only while the timeline plays
-    every = 0.5 if status in LIVE else WAITING_EVERY_S if status in WAITING else \
+    phase = _phase(entry, entry.handle.status)[1]     # not stored: the buttons' phase is
+    # live (or finishing): redraw twice a second; waiting: every 2 s (a class's queue must
+    # not load the server that trains it); ended: only while the timeline plays
+    every = 0.5 if phase in ("live", "finishing") else WAITING_EVERY_S if phase == "waiting" else \
         timeline.play_interval(TIMELINE_KEY)
     st.fragment(run_every=every)(_live)()
 
@@ -96,37 +98,39 @@ def _settings(ws):
 
 
 def _controls(ws, ds, entry, problem) -> None:
+    """The run's buttons. Each click's effect is drawn by the script run the click
+    starts: Start is handled before the other buttons are drawn, and Pause, Resume,
+    Step, Stop and Reset act in their on_click callbacks (which run before the
+    script), so no second full run (st.rerun) stands between a click and its effect."""
     if problem:
         st.error(problem)
+    cols = st.columns(6)
+    if cols[0].button("Start", type="primary", disabled=problem is not None, key="t_start"):
+        mine = state.is_owner(entry)
+        if mine and entry.handle.status == "idle" and _same_setup(entry, ws):
+            _start_again(entry)               # a reset run trains again from step 0
+        else:
+            _start(ws, ds)
+        entry = state.current_run()
     mine = state.is_owner(entry)
     status = entry.handle.status if entry is not None else None
+    if entry is not None:
+        _seen_phase(entry, status)            # the buttons below are drawn for this status
     live = status in LIVE
     paused = status == "paused"
-    cols = st.columns(6)
-    start = cols[0].button("Start", type="primary", disabled=problem is not None, key="t_start")
-    if cols[1].button("Resume" if paused else "Pause", disabled=not (mine and live), key="t_pause"):
-        entry.handle.resume() if paused else entry.handle.pause()
-        st.rerun()
-    if cols[2].button("Step", disabled=not (mine and (paused or status == "idle")),
-                      key="t_step", help="one optimizer step while paused"):
-        entry.handle.step()
-    if cols[3].button("Stop", disabled=not (mine and status in ACTIVE), key="t_stop"):
-        entry.handle.stop()
-        entry.handle.join(5)
-        st.rerun()
-    if cols[4].button("Reset", disabled=not mine or status in WAITING, key="t_reset",
-                      help="back to the initial weights, history cleared; Start trains it again"):
-        entry.handle.reset()
-        st.rerun()
+    cols[1].button("Resume" if paused else "Pause", disabled=not (mine and live), key="t_pause",
+                   on_click=_pause_or_resume, args=(entry,))
+    cols[2].button("Step", disabled=not (mine and (paused or status == "idle")),
+                   key="t_step", help="one optimizer step while paused", on_click=_step, args=(entry,))
+    cols[3].button("Stop", disabled=not (mine and status in ACTIVE), key="t_stop",
+                   on_click=_stop, args=(entry,))
+    cols[4].button("Reset", disabled=not mine or status in WAITING, key="t_reset",
+                   help="back to the initial weights, history cleared; Start trains it again",
+                   on_click=_reset, args=(entry,))
     if entry is not None and status not in WAITING and status != "idle":
         cols[5].download_button("Download model", lambda: _bundle(entry), file_name="dlviz-model.zip",
                                 mime="application/zip", key="t_download",
                                 help="spec JSON + safetensors weights + metrics CSV")
-    if start:
-        if mine and status == "idle" and _same_setup(entry, ws):
-            _start_again(entry)               # a reset run trains again from step 0
-        else:
-            _start(ws, ds)
     busy_id = st.session_state.get(CONFIRM_KEY)
     busy = state.registry().peek(busy_id) if busy_id else None
     if busy is not None:
@@ -139,9 +143,61 @@ def _controls(ws, ds, entry, problem) -> None:
             busy.handle.stop()
             busy.handle.join(5)
             _start(ws, ds)
+            st.rerun()                     # the buttons above were drawn for the old run
         if b.button("Keep it running", key="t_cancel"):
             st.session_state.pop(CONFIRM_KEY, None)
             st.rerun()
+
+
+STOP_WAIT_S = 2.0       # how long a Stop click waits for the loop to leave its step
+STEP_WAIT_S = 0.3       # ... and a Step click for its step
+FIRST_STEPS_WAIT_S = 0.5    # ... and a new run's page for its first steps
+
+
+def _pause_or_resume(entry) -> None:
+    h = entry.handle
+    h.resume() if h.status == "paused" else h.pause()
+
+
+def _step(entry) -> None:
+    """One step, waited for (briefly): the script run this click starts then draws it."""
+    h = entry.handle
+    before = h.state().step
+    h.step()
+    deadline = time.monotonic() + STEP_WAIT_S
+    while h.state().step == before and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _stop(entry) -> None:
+    """Stop, and wait (briefly) until the run says so: the loop ends at its next step
+    and reports "stopped" before its final whole-set evaluation (train/trainer.py)."""
+    h = entry.handle
+    h.stop()
+    deadline = time.monotonic() + STOP_WAIT_S
+    while h.status in LIVE and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _reset(entry) -> None:
+    entry.handle.reset()
+
+
+def _phase(entry, status: str | None) -> tuple:
+    """waiting, live, finishing (stopped, its final whole-set evaluation under way:
+    redrawn until its figures are in) or ended."""
+    if status in WAITING:
+        return entry.run_id, "waiting"
+    if status in LIVE:
+        return entry.run_id, "live"
+    return entry.run_id, "finishing" if status == "stopped" and entry.handle.is_alive() else "ended"
+
+
+def _seen_phase(entry, status: str | None) -> tuple:
+    """Remember the phase the page's buttons were drawn for (the fragment redraws the
+    whole page when the run leaves it)."""
+    phase = st.session_state[PHASE_KEY] = _phase(entry, status)
+    return phase
 
 
 def _same_setup(entry, ws) -> bool:
@@ -153,8 +209,6 @@ def _start_again(entry) -> None:
         entry.handle.start()
     except UserError as e:
         st.error(str(e))
-        return
-    st.rerun()
 
 
 def _start(ws, ds) -> None:
@@ -173,7 +227,17 @@ def _start(ws, ds) -> None:
         return
     entry.handle.start()
     state.set_run(entry)
-    st.rerun()
+
+
+def _first_steps(entry, s):
+    """A run that has just started: wait (briefly) for its first steps, so the script
+    run that Start began draws the first live picture instead of the untrained one,
+    half a second before the fragment's timer would."""
+    deadline = time.monotonic() + FIRST_STEPS_WAIT_S
+    while s.status == "running" and s.step == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+        s = entry.handle.state()
+    return s
 
 
 def _bundle(entry) -> bytes:
@@ -186,10 +250,12 @@ def _live() -> None:
     if entry is None:
         return
     s = entry.handle.state()
+    if s.status == "running" and s.step == 0:
+        s = _first_steps(entry, s)
     # waiting -> live -> ended: redraw the whole page once, so the buttons follow
-    phase = (entry.run_id, "waiting" if s.status in WAITING else "live" if s.live else "ended")
-    seen = st.session_state.get("train_phase_seen")
-    st.session_state["train_phase_seen"] = phase
+    phase = _phase(entry, s.status)
+    seen = st.session_state.get(PHASE_KEY)
+    st.session_state[PHASE_KEY] = phase
     if seen is not None and seen[0] == phase[0] and seen != phase:
         st.rerun()
     if s.status in WAITING:

@@ -13,7 +13,8 @@ charts at that moment):
 * the trainer's samples/s with the page open (the progress line's own
   figure, median over the run) against the same run with no page (the CLI,
   same settings, same machine, run just before) -- the ratio;
-* Pause and Stop latency: click to the progress line saying so;
+* Pause, Resume, Step and Stop latency: click to the progress line saying so
+  (Step: to it showing the next step);
 * the wall time from the Start click to the accuracy chart first showing a
   test accuracy of 100% (the circle reaches it; TensorFlow Playground takes
   ~2.6 s on this machine);
@@ -201,16 +202,28 @@ def main(argv=None) -> int:
             log = page.evaluate("window.__log")
             acc_log = page.evaluate("window.__acc")
             pic_log = page.evaluate("window.__pic")
-            # Pause, then Stop: click to the progress line saying so
+            # Pause, Resume, Pause, Step, then Stop: click to the progress line saying so
+            # (Step: to the progress line showing the next step)
             lat = {}
-            for name, word in (("Pause", "paused"), ("Stop", "stopped")):
+            progress = page.locator('[data-testid="stMain"] [data-testid="stProgress"]')
+            for name, word, then in (("Pause", "paused", "Resume"), ("Resume", "running", "Pause"),
+                                     ("Pause", "paused", "Resume"), ("Step", None, None),
+                                     ("Stop", "stopped", None)):
+                before = progress.first.text_content()
                 t0 = page.evaluate("performance.now()")
                 main_area.get_by_role("button", name=name, exact=True).click()
-                page.locator('[data-testid="stMain"] [data-testid="stProgress"]').filter(
-                    has_text=word).wait_for(timeout=60_000)
-                lat[name.lower() + "_s"] = round((page.evaluate("performance.now()") - t0) / 1000, 3)
-                if name == "Pause":
-                    main_area.get_by_role("button", name="Resume", exact=True).wait_for()
+                if word:
+                    progress.filter(has_text=word).wait_for(timeout=60_000)
+                else:
+                    page.wait_for_function(
+                        "old => { const e = document.querySelector("
+                        "'[data-testid=\"stMain\"] [data-testid=\"stProgress\"]');"
+                        " return e && e.textContent !== old; }", arg=before, timeout=60_000)
+                key = name.lower() + "_s"
+                lat[key if key not in lat else name.lower() + "_again_s"] = \
+                    round((page.evaluate("performance.now()") - t0) / 1000, 3)
+                if then:
+                    main_area.get_by_role("button", name=then, exact=True).wait_for()
             browser.close()
     finally:
         kill_group(server)

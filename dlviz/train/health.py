@@ -52,15 +52,35 @@ def unit_stats(key: str, out: torch.Tensor) -> torch.Tensor:
 
 
 def param_norms(model: nn.Module, names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(weight norm, grad norm) per named layer, over all its parameters. -> (L,), (L,)"""
+    """(weight norm, grad norm) per named layer, over all its parameters. -> (L,), (L,)
+
+    One ``torch._foreach_norm`` over every parameter (and one over every gradient)
+    instead of a few small ops per tensor: health rows were the dearest recording
+    (docs/ARCHITECTURE.md, "The live Train page"). A layer's norm is the root of the
+    sum of its tensors' squared norms."""
     mods = dict(model.named_children())
-    w, g = [], []
-    for n in names:
-        ps = list(mods[n].parameters())
-        w.append(torch.sqrt(sum((p.detach() ** 2).sum() for p in ps)))
-        g.append(torch.sqrt(sum((p.grad.detach() ** 2).sum() for p in ps if p.grad is not None)
-                            or torch.zeros((), device=ps[0].device)))
-    return torch.stack(w), torch.stack(g)
+    params, layer_of, with_grad = [], [], []
+    for i, n in enumerate(names):
+        for p in mods[n].parameters():
+            params.append(p.detach())
+            layer_of.append(i)
+            if p.grad is not None:
+                with_grad.append((p.grad.detach(), i))
+    w = _per_layer(params, layer_of, len(names))
+    g = _per_layer([t for t, _ in with_grad], [i for _, i in with_grad], len(names),
+                   like=params[0] if params else None)
+    return w, g
+
+
+def _per_layer(tensors: list[torch.Tensor], layer_of: list[int], n_layers: int,
+               like: torch.Tensor | None = None) -> torch.Tensor:
+    """sqrt(sum of squared tensor norms) per layer; layers without a tensor: 0. -> (L,)"""
+    if not tensors:
+        ref = like if like is not None else torch.zeros(())
+        return ref.new_zeros(n_layers)
+    sq = torch.stack(torch._foreach_norm(tensors)) ** 2                 # (P,)
+    index = torch.tensor(layer_of, device=sq.device)
+    return sq.new_zeros(n_layers).index_add_(0, index, sq).sqrt()
 
 
 def flat_params(model: nn.Module, names: list[str]) -> list[torch.Tensor]:
@@ -69,7 +89,11 @@ def flat_params(model: nn.Module, names: list[str]) -> list[torch.Tensor]:
 
 
 def update_ratios(before: list[torch.Tensor], after: list[torch.Tensor]) -> torch.Tensor:
-    return torch.stack([(a - b).norm() / b.norm().clamp_min(1e-12) for b, a in zip(before, after)])
+    """||after - before|| / ||before|| per layer, in three foreach calls. -> (L,)"""
+    if not before:
+        return torch.zeros(0)
+    moved = torch.stack(torch._foreach_norm(torch._foreach_sub(after, before)))
+    return moved / torch.stack(torch._foreach_norm(before)).clamp_min(1e-12)
 
 
 def health_row(plan: HealthPlan, w: torch.Tensor, g: torch.Tensor, ratio: torch.Tensor,

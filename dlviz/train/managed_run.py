@@ -144,6 +144,8 @@ class ManagedRun:
         if self._phase != LIVE or w is None:
             return
         try:
+            if w.is_alive():
+                return                # stopped, its final evaluation under way: the next tick
             final = w.state()
             kept = self._keep(final.timeline, w)
             final = replace(final, timeline=[t for t in final.timeline if t["step"] in kept])

@@ -277,15 +277,26 @@ def _serve(conn, spec_dict: dict, dataset: Dataset, config_dict: dict) -> None:
             conn.send((False, str(e)))
 
 
+def _warm_meta_device() -> None:
+    import torch
+    with torch.device("meta"):
+        torch.nn.Linear(2, 2)(torch.empty(1, 2))
+        torch.nn.Conv2d(1, 1, 3)(torch.empty(1, 1, 5, 5))
+
+
 class ProcessBackend:
     """Each run is a Trainer in its own worker process."""
 
     def warm_up(self) -> None:
-        """Start the fork server now, so the first run does not wait for it."""
+        """Start the fork server now, so the first run does not wait for it; and, in a
+        thread, the server's first forward on the meta device (``estimate``, which
+        checks every run before it is queued, imports torch's decompositions then:
+        ~0.8 s that the first Start click used to wait for)."""
         ctx = _context()
         if ctx.get_start_method() == "forkserver":
             from multiprocessing import forkserver
             forkserver.ensure_running()
+        threading.Thread(target=_warm_meta_device, name="dlviz-warm-meta", daemon=True).start()
 
     def __init__(self, timeout_s: float = 5.0):
         self.timeout_s = timeout_s

@@ -207,6 +207,12 @@ class Trainer:
             self._set_status("error")
 
     def _finish(self, status: str) -> None:
+        if status == "stopped":
+            # a Stop shows at once: the whole-set evaluation (0.9 s on LeNet/digits) runs
+            # after, with the thread still alive, and ``final`` fills in when it is done
+            # (docs/ARCHITECTURE.md, "The live Train page"); a finished run reports the
+            # end with its final figures, as readers waiting for "finished" expect
+            self._set_status(status)
         task, ds = self.spec.task, self.dataset
         final = evaluate(self.model, task, ds.x_test, ds.y_test, self.device, "test")
         # the whole train set in eval mode: deterministic, unlike a running average

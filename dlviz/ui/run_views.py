@@ -15,7 +15,7 @@ import streamlit as st
 import torch
 
 from dlviz.build import BuiltNet, build
-from dlviz.plots.confusion import confusion_figure
+from dlviz.plots.confusion import confusion_figure, confusion_png
 from dlviz.plots.curves import accuracy_figure, loss_figure
 from dlviz.plots.health import health_figure, units_figure
 from dlviz.plots.images import FILTERS_HELP, filters_legend, filters_mosaic, prediction_mosaic
@@ -190,16 +190,16 @@ def model_views(entry: RunEntry, snap: Snapshot, key: str = "run", stacked: bool
     """The decision boundary and neurons (2-D data) or predictions and filters (images),
     for the weights of ``snap``; ``key`` keeps two runs' widgets apart.
 
-    ``pictures``: the 2-D views as PNG pictures instead of interactive figures, for a
-    view redrawn twice a second (a running run): a picture updates in place, while
-    Streamlit mounts a changed Plotly chart afresh (docs/ARCHITECTURE.md, "The live
-    Train page")."""
+    ``pictures``: the 2-D views (and the confusion matrix) as PNG pictures instead of
+    interactive figures, for a view redrawn twice a second (a running run): a picture
+    updates in place, while Streamlit mounts a changed Plotly chart afresh
+    (docs/ARCHITECTURE.md, "The live Train page")."""
     net = viewer(entry, snap)
     ds = entry.dataset
     if ds.points_train is not None:
         _plane_views(net, ds, snap.step, key, stacked, pictures)
     elif ds.is_image:
-        _image_views(net, ds, snap.step, key, stacked, live=live)
+        _image_views(net, ds, snap.step, key, stacked, live=live, pictures=pictures)
 
 
 def _two(stacked: bool, widths: list[float]):
@@ -238,7 +238,8 @@ def _plane_views(net, ds, step: int, key: str, stacked: bool, pictures: bool = F
                    "(blue positive, orange negative, thickness = size)", help=NETWORK_HELP)
 
 
-def _image_views(net, ds, step: int, key: str, stacked: bool, live: bool = True) -> None:
+def _image_views(net, ds, step: int, key: str, stacked: bool, live: bool = True,
+                 pictures: bool = False) -> None:
     # a fixed moment (an ended run, a past step): the whole test set, as the final test
     # accuracy counts it; while live, the first CONFUSION_N (said so), to keep redraws cheap
     p = predict_test_set(net.model, ds.x_test, ds.y_test, CONFUSION_N if live else None)
@@ -256,8 +257,11 @@ def _image_views(net, ds, step: int, key: str, stacked: bool, live: bool = True)
         else:
             st.success("No mistakes on these test images.")
     with c2:
-        st.plotly_chart(confusion_figure(p.confusion(ds.num_classes), list(ds.classes), of=p.of),
-                        width="stretch", key=f"{key}_confusion")
+        args = (p.confusion(ds.num_classes), list(ds.classes))
+        if pictures:                    # a running run: a picture, redrawn in place
+            st.image(confusion_png(*args, of=p.of), width="stretch")
+        else:
+            st.plotly_chart(confusion_figure(*args, of=p.of), width="stretch", key=f"{key}_confusion")
         st.caption("test samples by true class (rows) and predicted class (columns)", help=CONFUSION_HELP)
     filters = first_conv_filters(net.model)
     if filters is not None:

@@ -69,10 +69,11 @@ def step_slider(remember_as: str, steps: list[int], live: bool, fmt, key: str, *
     positions = st.session_state.setdefault(POS_KEY, {})
     playing = st.session_state.setdefault(PLAY_KEY, {})
     saved, was_last = positions.get(remember_as, (None, True))
-    # A new snapshot changes the options, and Streamlit then treats the slider
-    # as a new widget (the browser would reset it to the first option): name
-    # each set of options apart and carry the position over ourselves.
-    widget = f"{key}_{len(options)}_{options[-1]}"
+    # One widget per run (or pair of runs), whatever its options: a keyed select_slider's
+    # id is its key alone, and its value travels as the option's label (Streamlit 1.67),
+    # so a new snapshot updates the slider in place instead of mounting a new one (which
+    # a live run's page did on nearly every redraw). The position is set each run below.
+    widget = f"{key}_{remember_as}"
     pos = st.session_state.get(widget, saved)  # the widget's value: moved by the user or not
     if pos is None or (was_last and pos == saved):
         pos = options[-1]           # left at the newest moment: follow the run as it grows
