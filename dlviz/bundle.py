@@ -28,7 +28,7 @@ from dlviz.errors import UserError
 from dlviz.spec import NetSpec, is_number
 from dlviz.spec_link import load_json
 from dlviz.train.config import TrainConfig
-from dlviz.train.history import MAX_TENSORS, MAX_WEIGHTS_BYTES, weights_bytes, weights_from_bytes  # noqa: F401
+from dlviz.train.history import MAX_WEIGHTS_BYTES, weights_bytes, weights_from_bytes
 from dlviz.train.state import TrainerState
 
 MODEL_FILE, WEIGHTS_FILE, METRICS_FILE = "model.json", "weights.safetensors", "metrics.csv"

@@ -36,6 +36,17 @@ def no_exceptions(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
+def train_to_the_end(at: AppTest) -> str:
+    """Press Start on the Train page of ``at`` and wait until the run has finished;
+    returns its id."""
+    from dlviz.ui.state import registry
+    at.switch_page("app_pages/train.py").run()
+    at.button(key="t_start").click().run()
+    run_id = at.session_state["dlviz_run"]
+    assert wait_for(lambda: registry().get(run_id).handle.status == "finished", 120)
+    return run_id
+
+
 def test_home_page_runs():
     at = app()
     at.run()

@@ -8,9 +8,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from tests.conftest import wait_for
 from tests.test_data_tabular import _csv_workspace, write
-from tests.test_pages import app, no_exceptions
+from tests.test_pages import app, no_exceptions, train_to_the_end
 
 from dlviz.data import DatasetParams, load_dataset
 from dlviz.explain.features import by_source_column
@@ -50,11 +49,7 @@ def test_explain_page_bars_name_the_csv_columns(tmp_path, monkeypatch):
     ws = replace(ws, config=ws.config.replace(epochs=3))
     at = app(ws)
     at.run()
-    at.switch_page("app_pages/train.py").run()
-    at.button(key="t_start").click().run()
-    from dlviz.ui.state import registry
-    run_id = at.session_state["dlviz_run"]
-    assert wait_for(lambda: registry().get(run_id).handle.status == "finished", 120)
+    train_to_the_end(at)
     at.switch_page("app_pages/explain.py").run()
     no_exceptions(at)
     assert not at.error, [e.value for e in at.error]

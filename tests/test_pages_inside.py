@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import wait_for
-from tests.test_pages import PRESET_DATA, app, no_exceptions, workspace_for
+from tests.test_pages import PRESET_DATA, app, no_exceptions, train_to_the_end, workspace_for
 
 from dlviz.presets import PRESETS
 
@@ -19,11 +18,7 @@ def trained_app(preset: str, epochs: int = 1):
     ws = replace(ws, config=ws.config.replace(epochs=epochs))
     at = app(ws)
     at.run()
-    at.switch_page("app_pages/train.py").run()
-    at.button(key="t_start").click().run()
-    from dlviz.ui.state import registry
-    run_id = at.session_state["dlviz_run"]
-    assert wait_for(lambda: registry().get(run_id).handle.status == "finished", 120)
+    train_to_the_end(at)
     at.switch_page("app_pages/inside.py").run()
     no_exceptions(at)
     return at
