@@ -7,6 +7,7 @@ import streamlit as st
 from dlviz.plots.unit_values import probabilities_figure
 from dlviz.ui import keep, state
 from dlviz.ui.explain_attributions import attributions, downloads, show_attributions
+from dlviz.ui.explain_influence import training_examples
 from dlviz.ui.explain_methods import method_settings
 from dlviz.ui.explain_model import run_model, uploaded_model
 from dlviz.ui.explain_request import ExplainRequest, input_key
@@ -17,7 +18,7 @@ from dlviz.views.predictions import predict_proba
 
 TIMELINE_KEY = "explain_timeline"
 SOURCES = ["A run of this session", "Upload a model"]
-SECTIONS = ["Attributions", "Over training", "Can I trust it?"]
+SECTIONS = ["Attributions", "Over training", "Can I trust it?", "Which training examples?"]
 
 
 def render() -> None:
@@ -97,8 +98,10 @@ def render() -> None:
         downloads(req, results)
     elif section == SECTIONS[1]:
         strip_over_training(req)
-    else:
+    elif section == SECTIONS[2]:
         trust(req, results)
+    else:
+        training_examples(req)
 
 
 render()
