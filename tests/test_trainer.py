@@ -263,3 +263,12 @@ def test_a_very_long_run_shows_its_first_points_at_once():
     finally:
         t.stop()
         t.join(10)
+
+
+def test_a_run_shorter_than_one_rate_window_reports_its_own_speed(ring):
+    # 1 epoch of the ring at batch 32 ends long before the 0.25 s window of the running mean:
+    # its progress line said "0 samples/s"
+    t = Trainer(playground(ring), ring, TrainConfig(epochs=1, batch_size=32))
+    t.start()
+    assert t.join(10) and t.status == "finished"
+    assert t.state().samples_per_s > 0

@@ -177,6 +177,8 @@ class TrainingLoop:
                 sched.timed("snapshot", step, lambda: records.add_snapshot(self.snapshot(
                     snapshot_metrics(records.evals.last(), records.history.last()))))
         self.wall = time.perf_counter() - t_run - signals.paused_s
+        if not self.rate and samples_rate:      # a run shorter than one rate window: its own mean
+            self.rate = samples_rate / max(time.perf_counter() - t_rate, 1e-9)
         if signals.stop:
             self.record(records, self.step_count)
             return Outcome("stopped")
