@@ -40,6 +40,16 @@ def _latest_on(work: Work, dataset: str) -> tuple[RunFacts | None, CheckResult |
     return run, None
 
 
+def after(base: Check, then: Callable[[CheckResult, RunFacts, Work], CheckResult]
+          ) -> Callable[[Work], CheckResult]:
+    """A check's function that asks ``then(base's result, newest run, work)`` only once
+    ``base`` passes on ``work`` (else it answers what ``base`` said)."""
+    def fn(work: Work) -> CheckResult:
+        first = base(work)
+        return then(first, work.latest, work) if first.passed else first
+    return fn
+
+
 def on_latest(goal: str, dataset: str, *needs: Need) -> Check:
     """Passes when the student's newest run is on ``dataset`` and meets every need."""
     def fn(work: Work) -> CheckResult:
@@ -232,11 +242,7 @@ def gap_narrowed(dataset: str, by: float, otherwise_at_most: float) -> Check:
     widest unregularised run's on the same data (or at most ``otherwise_at_most``)."""
     base = on_latest("", dataset, ended(), regularised())
 
-    def fn(work: Work) -> CheckResult:
-        first = base(work)
-        if not first.passed:
-            return first
-        run = work.latest
+    def then(first: CheckResult, run: RunFacts, work: Work) -> CheckResult:
         g = gap(run)
         plain = [gap(o) for o in work.runs[:-1] if o.dataset_key == dataset and not o.regularised
                  and o.ended and o.params_samples == run.params_samples and gap(o) is not None]
@@ -251,7 +257,7 @@ def gap_narrowed(dataset: str, by: float, otherwise_at_most: float) -> Check:
         if g <= otherwise_at_most:
             return CheckResult(True, f"{first.text}: training and test differ by only {pct(g)}")
         return CheckResult(False, f"Training and test still differ by {pct(g)}.")
-    return Check(f"regularisation narrows the train-test gap by {pct(by)}", fn)
+    return Check(f"regularisation narrows the train-test gap by {pct(by)}", after(base, then))
 
 
 def same_setup_sizes(work: Work, dataset: str) -> dict[int, float]:

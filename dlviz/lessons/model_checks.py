@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from dlviz.build import build
-from dlviz.lessons.checks import accuracy_at_least, on_latest, pct
+from dlviz.lessons.checks import accuracy_at_least, after, on_latest, pct
 from dlviz.lessons.facts import RunFacts, Work
 from dlviz.lessons.lesson import Check, CheckResult
 
@@ -38,11 +38,7 @@ def randomisation_separates(dataset: str, trusted: str, flagged: str, min_accura
 
     trained = on_latest("", dataset, accuracy_at_least(min_accuracy))
 
-    def fn(work: Work) -> CheckResult:
-        first = trained(work)
-        if not first.passed:
-            return first
-        run = work.latest
+    def then(first: CheckResult, run: RunFacts, work: Work) -> CheckResult:
         net = _model(run)
         x = run.dataset.x_test[:RANDOMISATION_IMAGES]
         means = {}
@@ -55,7 +51,8 @@ def randomisation_separates(dataset: str, trusted: str, flagged: str, min_accura
         if f > t:
             return CheckResult(True, said)
         return CheckResult(False, said + f" — on this model {_name(flagged)} reacted more; train longer and look again.")
-    return Check(f"the randomisation check tells {_name(trusted)} from {_name(flagged)}", fn, costly=True)
+    return Check(f"the randomisation check tells {_name(trusted)} from {_name(flagged)}",
+                 after(trained, then), costly=True)
 
 
 def _name(method: str) -> str:
@@ -86,14 +83,11 @@ def learned_the_colour(dataset: str, min_train_accuracy: float, fooled_at_least:
 
     trained = on_latest("", dataset, ended(), train_accuracy_at_least(min_train_accuracy))
 
-    def fn(work: Work) -> CheckResult:
-        first = trained(work)
-        if not first.passed:
-            return first
-        fooled, found, n_red, n_sq = colour_shortcut(work.latest)
+    def then(first: CheckResult, run: RunFacts, work: Work) -> CheckResult:
+        fooled, found, n_red, n_sq = colour_shortcut(run)
         said = (f"{pct(fooled)} of {n_red} red non-squares called *square*; "
                 f"{pct(found)} of {n_sq} squares in other colours recognised")
         if fooled >= fooled_at_least:
             return CheckResult(True, said)
         return CheckResult(False, said + ": this model did not fall for the colour.")
-    return Check("the model calls red shapes squares", fn, costly=True)
+    return Check("the model calls red shapes squares", after(trained, then), costly=True)
