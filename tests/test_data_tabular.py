@@ -353,7 +353,7 @@ def test_build_page_asks_for_a_table_before_there_is_one():
 
 
 def test_a_table_is_named_by_its_file_never_by_the_servers_path(tmp_path):
-    from dlviz.data.registry import dataset_label
+    from dlviz.data.labels import dataset_label
     from dlviz.ui.uploads import store_upload
     path = store_upload(MESSY.encode(), str(tmp_path), suffix=".patients.csv")
     assert dataset_label(f"csv:{path}") == "table patients.csv"

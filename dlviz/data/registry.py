@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 from dlviz.data import digits, drawn_points, folder, idx, real, shapes, shapes_biased, tabular, toy2d
-from dlviz.data.csv_file import shown_name
 from dlviz.data.dataset import Dataset
 from dlviz.data.features import FEATURES
 from dlviz.data.params import DatasetParams
@@ -92,19 +91,6 @@ def default_preset(key: str) -> str:
         return PATH_DEFAULT_PRESETS.get(prefix, "playground")
     entry = DATASETS.get(key)
     return entry.default_preset if entry else "playground"
-
-
-def dataset_label(key: str) -> str:
-    """A dataset key as a person reads it: drawn points counted, a file by its own name
-    (never the server's upload path); a built-in key as it is."""
-    prefix, sep, rest = key.partition(":")
-    if not sep:
-        return key
-    if prefix == drawn_points.PREFIX:
-        return drawn_points.label(key)
-    if prefix == "csv":
-        return f"table {shown_name(rest)}"
-    return f"{prefix} {os.path.basename(rest.rstrip('/')) or rest}"
 
 
 def dataset_keys() -> list[str]:

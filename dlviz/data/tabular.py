@@ -31,6 +31,7 @@ import torch
 from dlviz.data.csv_file import read_csv
 from dlviz.data.dataset import Dataset
 from dlviz.data.folder import stratified_split
+from dlviz.data.labels import dataset_label
 from dlviz.data.params import DatasetParams
 from dlviz.errors import UserError
 
@@ -87,7 +88,7 @@ def load(path: str, params: DatasetParams) -> Dataset:
     columns = [column_from_texts(h, col) for h, col in zip(table.header, zip(*table.rows))]
     notes = ["read as Latin-1 (the file is not UTF-8)"] if table.encoding != "utf-8" else []
     ds = build_table(f"csv:{path}", table.name, columns, params, notes=notes)
-    ds.extra["label"] = f"table {table.name}"      # not the server's path (Dataset.summary)
+    ds.extra["label"] = dataset_label(ds.key)      # not the server's path (Dataset.summary)
     return ds
 
 

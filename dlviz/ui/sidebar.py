@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dlviz.data.registry import dataset_label
+from dlviz.data.labels import dataset_label
 from dlviz.spec import SpecError, analyse
 from dlviz.train.state import LIVE, WAITING
 from dlviz.ui import state
