@@ -7,6 +7,7 @@ import streamlit as st
 from dlviz.plots.unit_values import probabilities_figure
 from dlviz.ui import keep, state
 from dlviz.ui.explain_attributions import attributions, downloads, show_attributions
+from dlviz.ui.explain_concepts import concepts
 from dlviz.ui.explain_influence import training_examples
 from dlviz.ui.explain_methods import method_settings
 from dlviz.ui.explain_model import run_model, uploaded_model
@@ -18,7 +19,7 @@ from dlviz.views.predictions import predict_proba
 
 TIMELINE_KEY = "explain_timeline"
 SOURCES = ["A run of this session", "Upload a model"]
-SECTIONS = ["Attributions", "Over training", "Can I trust it?", "Which training examples?"]
+SECTIONS = ["Attributions", "Over training", "Can I trust it?", "Which training examples?", "Which concepts?"]
 
 
 def render() -> None:
@@ -87,7 +88,11 @@ def render() -> None:
                          methods, signed_view=shown == "signed", opacity=opacity)
     with st.spinner("explaining..."):
         results = attributions(req)
-    sections = SECTIONS if model.entry is not None else [SECTIONS[0], SECTIONS[2]]
+    # an upload has no timeline; its training examples need the checkpoints it was saved with,
+    # its concepts random images from its training set
+    sections = SECTIONS if model.entry is not None else [SECTIONS[0], SECTIONS[2]] + (
+        [SECTIONS[3]] if model.checkpoints and len(ds.x_train) else []) + (
+        [SECTIONS[4]] if len(ds.x_train) else [])
     keep.keep("explain_section", sections[0], valid=lambda v: v if v in sections else None)
     section = st.segmented_control("Section", sections, key="explain_section",
                                    label_visibility="collapsed") or sections[0]
@@ -100,8 +105,10 @@ def render() -> None:
         strip_over_training(req)
     elif section == SECTIONS[2]:
         trust(req, results)
-    else:
+    elif section == SECTIONS[3]:
         training_examples(req)
+    else:
+        concepts(req)
 
 
 render()

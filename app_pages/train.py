@@ -8,6 +8,7 @@ from dataclasses import replace
 import streamlit as st
 
 from dlviz.bundle import bundle_zip, make_bundle
+from dlviz.bundle_checkpoints import checkpoints_of_run
 from dlviz.errors import UserError
 from dlviz.spec import SpecError, analyse
 from dlviz.train.compatibility import compatibility_problem
@@ -242,7 +243,8 @@ def _first_steps(entry, s):
 
 def _bundle(entry) -> bytes:
     h = entry.handle
-    return bundle_zip(make_bundle(entry.spec, h.snapshot().weights, entry.dataset, entry.config, h.state()))
+    return bundle_zip(make_bundle(entry.spec, h.snapshot().weights, entry.dataset, entry.config, h.state(),
+                                  checkpoints_of_run(h)))
 
 
 def _live() -> None:

@@ -3,6 +3,7 @@
     model.json          {"spec": NetSpec, "dataset": {...}, "train": TrainConfig, "final": {...}}
     weights.safetensors the state dict (float tensors and batch-norm counters)
     metrics.csv         one row per recorded step: losses, accuracies, learning rate
+    checkpoints.safetensors  optional: a few snapshots of the run (bundle_checkpoints.py)
 
 Loading trusts nothing: the spec is validated, the tensors must match the
 network the spec builds (names, shapes, dtypes), must be finite, and the
@@ -22,8 +23,10 @@ from typing import Iterable
 import torch
 
 from dlviz.build import BuiltNet, build
+from dlviz.bundle_checkpoints import CHECKPOINTS_FILE, checkpoints_bytes, checkpoints_from_bytes
 from dlviz.data.dataset import Dataset
 from dlviz.data.features import FEATURES
+from dlviz.data.params import DatasetParams
 from dlviz.errors import UserError
 from dlviz.spec import NetSpec, is_number
 from dlviz.spec_link import load_json
@@ -50,6 +53,7 @@ class Bundle:
     train: dict = field(default_factory=dict)      # TrainConfig as a dict
     final: dict = field(default_factory=dict)      # final metrics
     metrics_csv: str = ""
+    checkpoints: list = field(default_factory=list)    # [(step, state_dict)], oldest first
 
     def model(self, device="cpu") -> BuiltNet:
         net = build(self.spec, device)
@@ -66,7 +70,8 @@ def dataset_info(ds: Dataset) -> dict:
     """What an exported model needs to read new inputs the way it was trained."""
     return {"key": ds.key, "task": ds.task, "classes": list(ds.classes),
             "input_shape": list(ds.input_shape), "features": list(ds.features),
-            "norm_mean": list(ds.norm_mean), "norm_std": list(ds.norm_std)}
+            "norm_mean": list(ds.norm_mean), "norm_std": list(ds.norm_std),
+            **({"params": ds.params.to_dict()} if ds.params is not None else {})}
 
 
 def metrics_table(state: TrainerState) -> str:
@@ -89,9 +94,10 @@ def _fmt(v):
 
 
 def make_bundle(spec: NetSpec, weights: dict[str, torch.Tensor], ds: Dataset, config: TrainConfig,
-                state: TrainerState | None = None) -> Bundle:
+                state: TrainerState | None = None, checkpoints: list | None = None) -> Bundle:
     return Bundle(spec, weights, dataset_info(ds), config.to_dict(),
-                  dict(state.final) if state else {}, metrics_table(state) if state else "")
+                  dict(state.final) if state else {}, metrics_table(state) if state else "",
+                  list(checkpoints or []))
 
 
 def save_bundle(bundle: Bundle, out_dir: str) -> None:
@@ -104,6 +110,12 @@ def save_bundle(bundle: Bundle, out_dir: str) -> None:
         f.write(weights_bytes(bundle.weights))
     with open(os.path.join(out_dir, METRICS_FILE), "w") as f:
         f.write(bundle.metrics_csv)
+    ckpt = os.path.join(out_dir, CHECKPOINTS_FILE)
+    if bundle.checkpoints:
+        with open(ckpt, "wb") as f:
+            f.write(checkpoints_bytes(bundle.checkpoints))
+    elif os.path.exists(ckpt):
+        os.remove(ckpt)                 # a stale one from an earlier save into this folder
 
 
 def refuse_pickles(names: Iterable[str], where: str = "") -> None:
@@ -122,7 +134,7 @@ def load_bundle(path: str) -> Bundle:
         refuse_pickles([path])
         if not zipfile.is_zipfile(path):
             raise UserError(f"not a model bundle: {path} is neither a folder nor a zip")
-        if os.path.getsize(path) > MAX_WEIGHTS_BYTES + MAX_JSON_BYTES + MAX_METRICS_BYTES:
+        if os.path.getsize(path) > 2 * MAX_WEIGHTS_BYTES + MAX_JSON_BYTES + MAX_METRICS_BYTES:
             raise UserError(f"{os.path.basename(path)} is larger than a model bundle may be")
         with open(path, "rb") as f:
             return bundle_from_zip(f.read())
@@ -142,8 +154,14 @@ def load_bundle(path: str) -> Bundle:
     if os.path.isfile(mf) and os.path.getsize(mf) <= MAX_METRICS_BYTES:
         with open(mf) as fh:
             metrics = fh.read()
+    ckpt, cf = b"", os.path.join(path, CHECKPOINTS_FILE)
+    if os.path.isfile(cf):
+        if os.path.getsize(cf) > MAX_WEIGHTS_BYTES:
+            raise UserError(f"{CHECKPOINTS_FILE} is larger than the {MAX_WEIGHTS_BYTES // 2**20} MiB limit")
+        with open(cf, "rb") as fc:
+            ckpt = fc.read()
     with open(mj, "rb") as fj, open(wf, "rb") as fw:
-        return bundle_from_bytes(fj.read(), fw.read(), metrics)
+        return bundle_from_bytes(fj.read(), fw.read(), metrics, ckpt)
 
 
 def bundle_from_zip(data: bytes) -> Bundle:
@@ -185,8 +203,9 @@ def bundle_from_zip(data: bytes) -> Bundle:
     metrics = ""
     if METRICS_FILE in by_name and by_name[METRICS_FILE].file_size <= MAX_METRICS_BYTES:
         metrics = read(METRICS_FILE, MAX_METRICS_BYTES).decode("utf-8", "replace")
+    ckpt = read(CHECKPOINTS_FILE, MAX_WEIGHTS_BYTES) if CHECKPOINTS_FILE in by_name else b""
     return bundle_from_bytes(read(MODEL_FILE, MAX_JSON_BYTES), read(WEIGHTS_FILE, MAX_WEIGHTS_BYTES),
-                             metrics)
+                             metrics, ckpt)
 
 
 def bundle_from_files(files: dict[str, bytes]) -> Bundle:
@@ -199,10 +218,11 @@ def bundle_from_files(files: dict[str, bytes]) -> Bundle:
             raise UserError("upload either the zip or the two files, not both")
         return bundle_from_zip(files[zips[0]])
     jsons = [n for n in files if n.lower().endswith(".json")]
-    weights = [n for n in files if n.lower().endswith(".safetensors")]
+    ckpts = [n for n in files if os.path.basename(n) == CHECKPOINTS_FILE]
+    weights = [n for n in files if n.lower().endswith(".safetensors") and n not in ckpts]
     if len(jsons) != 1 or len(weights) != 1:
         raise UserError(f"a model needs exactly one {MODEL_FILE} and one {WEIGHTS_FILE}")
-    return bundle_from_bytes(files[jsons[0]], files[weights[0]])
+    return bundle_from_bytes(files[jsons[0]], files[weights[0]], "", files[ckpts[0]] if ckpts else b"")
 
 
 def _looks_pickled(data: bytes) -> bool:
@@ -211,9 +231,10 @@ def _looks_pickled(data: bytes) -> bool:
     return (len(data) >= 2 and data[0] == 0x80 and 2 <= data[1] <= 5) or data[:4] == b"PK\x03\x04"
 
 
-def bundle_from_bytes(model_json: bytes, weights: bytes, metrics_csv: str = "") -> Bundle:
-    """From the two files' contents (an upload); every check happens here."""
-    if len(model_json) > MAX_JSON_BYTES or len(weights) > MAX_WEIGHTS_BYTES:
+def bundle_from_bytes(model_json: bytes, weights: bytes, metrics_csv: str = "",
+                      checkpoints: bytes = b"") -> Bundle:
+    """From the files' contents (an upload); every check happens here."""
+    if len(model_json) > MAX_JSON_BYTES or len(weights) > MAX_WEIGHTS_BYTES or len(checkpoints) > MAX_WEIGHTS_BYTES:
         raise UserError(f"model files are too large (limits: {MAX_JSON_BYTES // 2**20} MiB spec, "
                         f"{MAX_WEIGHTS_BYTES // 2**20} MiB weights)")
     try:
@@ -255,10 +276,11 @@ def bundle_from_bytes(model_json: bytes, weights: bytes, metrics_csv: str = "") 
         if t.is_floating_point() and not torch.isfinite(t).all():
             raise UserError(f"weight {k} holds NaN or infinite values")
     final = {k: v for k, v in meta.get("final", {}).items() if is_number(v)}
-    return Bundle(spec, tensors, dataset, train, final, metrics_csv)
+    kept = checkpoints_from_bytes(checkpoints, expected) if checkpoints else []
+    return Bundle(spec, tensors, dataset, train, final, metrics_csv, kept)
 
 
-_DATASET_FIELDS = {"key", "task", "classes", "input_shape", "features", "norm_mean", "norm_std"}
+_DATASET_FIELDS = {"key", "task", "classes", "input_shape", "features", "norm_mean", "norm_std", "params"}
 
 
 def check_dataset_info(info: dict, spec: NetSpec) -> dict:
@@ -278,6 +300,8 @@ def check_dataset_info(info: dict, spec: NetSpec) -> dict:
     _check_classes(info.get("classes", []), spec)
     _check_features(info.get("features", []), spec)
     _check_norm(info, spec)
+    if "params" in info:            # names here; the values are bounded when the dataset is built
+        DatasetParams.from_dict(info["params"], MODEL_FILE)
     return info
 
 
@@ -326,6 +350,7 @@ def bundle_zip(bundle: Bundle) -> bytes:
     with tempfile.TemporaryDirectory() as d:
         save_bundle(bundle, d)
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-            for name in (MODEL_FILE, WEIGHTS_FILE, METRICS_FILE):
-                z.write(os.path.join(d, name), name)
+            for name in (MODEL_FILE, WEIGHTS_FILE, METRICS_FILE, CHECKPOINTS_FILE):
+                if os.path.exists(os.path.join(d, name)):
+                    z.write(os.path.join(d, name), name)
     return buf.getvalue()

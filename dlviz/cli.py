@@ -62,6 +62,14 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--opacity", type=float, default=0.7, help="overlay opacity, 0 to 1")
     e.add_argument("--npy", action="store_true", help="also write each raw attribution as .npy")
     e.add_argument("--out", default="explain-out", help="folder for the PNGs (default: ./explain-out)")
+    e.add_argument("--influence", type=int, metavar="K",
+                   help="also the K training examples that pushed the prediction up and down most "
+                        "(TracIn over the bundle's checkpoints; its training set is rebuilt)")
+    e.add_argument("--concepts", metavar="DIR",
+                   help="also TCAV scores of the concepts in DIR (one sub-folder of images per concept, "
+                        "or a zip of them) for the explained class, against random training images")
+    e.add_argument("--concept-layer", metavar="NAME",
+                   help="layer for --concepts (default: the last layer of feature maps)")
     sub.add_parser("presets", help="list preset networks")
     sub.add_parser("datasets", help="list datasets")
     sub.add_parser("lessons", help="list guided lessons (open one at /lessons?lesson=KEY)")
@@ -163,8 +171,10 @@ def _train(args) -> int:
     state = trainer.state()
     if args.out:
         from dlviz.bundle import make_bundle, save_bundle
+        from dlviz.bundle_checkpoints import checkpoints_of_run
         try:
-            save_bundle(make_bundle(spec, trainer.snapshot().weights, ds, config, state), args.out)
+            save_bundle(make_bundle(spec, trainer.snapshot().weights, ds, config, state,
+                                    checkpoints_of_run(trainer)), args.out)
         except OSError as e:
             raise UserError(f"cannot write the model bundle to {args.out}: {e.strerror or e}") from None
     result = {
@@ -205,6 +215,8 @@ def _explain(args) -> int:
     set_cpu_threads()
     if not 0.0 <= args.opacity <= 1.0:
         raise UserError(f"--opacity must be between 0 and 1, got {args.opacity}")
+    if args.concept_layer and args.concepts is None:
+        raise UserError("--concept-layer is only used with --concepts")
     bundle = load_bundle(os.path.expanduser(args.bundle))
     shape = tuple(bundle.spec.input_shape)
     if len(shape) != 3:
@@ -255,6 +267,14 @@ def _explain(args) -> int:
                   "probabilities": {c: round(float(p), 6) for c, p in zip(classes, probs)}}
     result.update(target=target, methods=done, sheet=sheet, input=prep.note,
                   suggest_invert=prep.suggest_invert)
+    if args.influence is not None:
+        from dlviz.cli_beyond import influence_part
+        result["influence"] = influence_part(bundle, net, prep.x.unsqueeze(0), prep.shown, target,
+                                             args.influence, args.out, stem)
+    if args.concepts is not None:
+        from dlviz.cli_beyond import concepts_part
+        result["concepts"] = concepts_part(bundle, net, target, args.concepts, args.concept_layer,
+                                           args.out, stem)
     print(json.dumps(result))
     return 0
 

@@ -7,7 +7,7 @@ Playground's URL does.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
 from dlviz.data import DATASETS, PATH_LOADERS, DatasetParams, dataset_keys
 from dlviz.data.registry import INLINE_LOADERS, check_params, default_preset
@@ -27,7 +27,7 @@ class Workspace:
     preset: str = ""            # the preset the network started from, if any
 
     def to_url(self) -> str:
-        return encode_url_json({"d": self.dataset, "p": _params_dict(self.params),
+        return encode_url_json({"d": self.dataset, "p": self.params.to_dict(),
                                 "n": self.spec.to_dict(), "t": _changed(self.config),
                                 "s": self.preset})
 
@@ -73,14 +73,7 @@ def _link_dataset(key) -> str:
 
 
 def _link_params(params, dataset: str) -> DatasetParams:
-    if not isinstance(params, dict):
-        raise UserError("the shared link's dataset settings are damaged")
-    known = set(DatasetParams.__dataclass_fields__)
-    if set(params) - known:
-        raise UserError(f"the shared link has an unknown dataset setting {sorted(set(params) - known)[0]!r}")
-    if isinstance(params.get("features"), list):
-        params = {**params, "features": tuple(params["features"])}   # hashable: a cache key
-    p = DatasetParams(**params)
+    p = DatasetParams.from_dict(params)
     check_params(p, dataset)
     return p
 
@@ -90,12 +83,6 @@ def _link_preset(key) -> str:
         raise UserError(f"the shared link names an unknown preset {key!r:.40}; "
                         f"choose one of: {', '.join(PRESETS)}")
     return key
-
-
-def _params_dict(p: DatasetParams) -> dict:
-    default = DatasetParams()
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(p).items()
-            if v != getattr(default, k)}
 
 
 def _changed(c: TrainConfig) -> dict:

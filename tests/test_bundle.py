@@ -178,3 +178,75 @@ def test_infinite_values_dtypes_and_extra_tensors(trained):
         bundle_from_bytes(_meta(spec), weights_bytes(extra))
     with pytest.raises(UserError, match="no network spec"):
         bundle_from_bytes(b'{"dataset": {}}', weights_bytes(good))
+
+
+def test_checkpoints_round_trip_in_a_folder_a_zip_and_an_upload(tmp_path, trained):
+    from dlviz.bundle import bundle_from_files, bundle_zip
+    from dlviz.bundle_checkpoints import CHECKPOINTS_FILE, checkpoints_of_run
+    spec, ds, t = trained
+    ckpts = checkpoints_of_run(t)
+    steps = [s for s, _ in ckpts]
+    assert 2 <= len(steps) <= 5 and steps[0] == 0 and steps[-1] == t.state().step
+    b = make_bundle(spec, t.snapshot().weights, ds, TrainConfig(), t.state(), ckpts)
+    save_bundle(b, str(tmp_path / "f"))
+    (tmp_path / "m.zip").write_bytes(bundle_zip(b))
+    files = {n: (tmp_path / "f" / n).read_bytes() for n in ("model.json", "weights.safetensors",
+                                                              CHECKPOINTS_FILE)}
+    for again in (load_bundle(str(tmp_path / "f")), load_bundle(str(tmp_path / "m.zip")),
+                  bundle_from_files(files)):
+        assert [s for s, _ in again.checkpoints] == steps
+        for (_, w), (_, w2) in zip(ckpts, again.checkpoints):
+            assert all(torch.equal(w[k], w2[k]) for k in w)
+    # the first checkpoint is the initial weights, not the final ones
+    assert not torch.equal(again.checkpoints[0][1]["output.weight"], again.weights["output.weight"])
+    # saving without checkpoints into the same folder leaves no stale file
+    save_bundle(make_bundle(spec, t.snapshot().weights, ds, TrainConfig()), str(tmp_path / "f"))
+    assert not (tmp_path / "f" / CHECKPOINTS_FILE).exists()
+    assert load_bundle(str(tmp_path / "f")).checkpoints == []
+
+
+def test_checkpoints_that_do_not_match_the_network_are_refused(trained):
+    from dlviz.bundle_checkpoints import checkpoints_bytes, checkpoints_from_bytes
+    spec, ds, t = trained
+    w = t.snapshot().weights
+    good = {k: v.clone() for k, v in w.items()}
+    assert [s for s, _ in checkpoints_from_bytes(checkpoints_bytes([(3, good), (1, good)]), w)] == [1, 3]
+    bad_shape = {**good, "output.weight": torch.zeros(3, 3)}
+    with pytest.raises(UserError, match="step 2, output.weight has shape"):
+        checkpoints_from_bytes(checkpoints_bytes([(2, bad_shape)]), w)
+    missing = {k: v for k, v in good.items() if k != "output.bias"}
+    with pytest.raises(UserError, match="step 4 does not match the network"):
+        checkpoints_from_bytes(checkpoints_bytes([(4, missing)]), w)
+    nan = {**good, "output.bias": torch.full_like(good["output.bias"], float("nan"))}
+    with pytest.raises(UserError, match="NaN"):
+        checkpoints_from_bytes(checkpoints_bytes([(5, nan)]), w)
+    with pytest.raises(UserError, match="over the limit of 5"):
+        checkpoints_from_bytes(checkpoints_bytes([(s, good) for s in range(6)]), w)
+    with pytest.raises(UserError, match="unexpected tensor"):
+        checkpoints_from_bytes(st_save({"weights/x": torch.zeros(1)}), w)
+    with pytest.raises(UserError, match="not a valid safetensors"):
+        checkpoints_from_bytes(b"\x80\x04garbage-pickle", w)
+
+
+def test_the_dataset_settings_travel_with_the_bundle(tmp_path):
+    from dlviz.data import load_dataset
+    ds = load_dataset("circle", n_samples=300, seed=4, noise=0.1)
+    spec = preset_spec("playground", ds.input_shape, ds.output_size)
+    save_bundle(make_bundle(spec, build_weights(spec), ds, TrainConfig()), str(tmp_path))
+    b = load_bundle(str(tmp_path))
+    assert b.dataset["params"] == {"n_samples": 300, "seed": 4, "noise": 0.1}
+    meta = json.loads((tmp_path / "model.json").read_text())
+    meta["dataset"]["params"] = {"n_samples": 300, "bogus": 1}
+    with pytest.raises(UserError, match="unknown dataset setting 'bogus'"):
+        bundle_from_bytes(json.dumps(meta).encode(), (tmp_path / "weights.safetensors").read_bytes())
+
+
+def build_weights(spec):
+    from dlviz.build import build
+    return build(spec, seed=0).model.state_dict()
+
+
+def test_a_bundle_keeps_as_many_checkpoints_as_tracin_sums_over():
+    from dlviz.bundle_checkpoints import MAX_CHECKPOINTS as KEPT
+    from dlviz.explain.influence import MAX_CHECKPOINTS as SUMMED
+    assert KEPT == SUMMED

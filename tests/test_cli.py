@@ -27,7 +27,13 @@ def test_train_prints_one_json_object_last_and_writes_a_bundle(tmp_path):
         assert key in result
     assert result["test_accuracy"] >= 0.95
     assert result["seed"] == 1 and result["diverged"] is False and result["device"] == "cpu"
-    assert sorted(os.listdir(out)) == ["metrics.csv", "model.json", "weights.safetensors"]
+    assert sorted(os.listdir(out)) == ["checkpoints.safetensors", "metrics.csv", "model.json",
+                                       "weights.safetensors"]
+    from dlviz.bundle import load_bundle
+    bundle = load_bundle(str(out))
+    steps = [s for s, _ in bundle.checkpoints]
+    assert 2 <= len(steps) <= 5 and steps == sorted(steps) and steps[-1] == result["steps"]
+    assert bundle.dataset["params"]["seed"] == 1             # the training split can be rebuilt
     header = (out / "metrics.csv").read_text().splitlines()[0].split(",")
     assert {"step", "train_loss", "test_accuracy"} <= set(header)
     assert "Traceback" not in r.stderr

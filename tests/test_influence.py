@@ -9,7 +9,7 @@ from dlviz.build import build
 from dlviz.data import load_dataset
 from dlviz.errors import UserError
 from dlviz.explain.influence import (MAX_K, final_layer_name, influence, pick_checkpoints,
-                                     self_influence)
+                                     self_influence, self_influence_by_class)
 from dlviz.spec import LayerSpec, NetSpec
 
 
@@ -64,7 +64,9 @@ def test_checkpoints_add_up():
     assert both.steps == (1, 2)
 
 
-def test_planted_mislabel_has_the_top_self_influence_of_its_class():
+def _planted_mislabel_run():
+    """A small MLP trained on two Gaussian blobs, one point deep in class 0 labelled 1;
+    returns (model, checkpoints, x, y, index of the planted point)."""
     data = load_dataset("gaussian", n_samples=250, seed=3)
     x, y = data.x_train, data.y_train.clone()
     deep = int(torch.argmin((x - torch.tensor([-2.0, -2.0])).norm(dim=1)))  # centre of class 0
@@ -80,9 +82,29 @@ def test_planted_mislabel_has_the_top_self_influence_of_its_class():
         opt.step()
         if step % 40 == 0:
             checkpoints.append((step, {k: v.clone() for k, v in model.state_dict().items()}))
+    return model, checkpoints, x, y, deep
+
+
+def test_planted_mislabel_has_the_top_self_influence_of_its_class():
+    model, checkpoints, x, y, deep = _planted_mislabel_run()
     scores = self_influence(model, checkpoints, x, y)
     in_class = torch.nonzero(y == 1).flatten()
     assert in_class[scores[in_class].argmax()] == deep
+
+
+def test_self_influence_by_class_puts_the_planted_mislabel_first_in_its_class():
+    model, checkpoints, x, y, deep = _planted_mislabel_run()
+    r = self_influence_by_class(model, checkpoints, x, y, k=3, checkpoints_used=2)
+    assert set(r.top) == {0, 1}
+    assert int(r.top[1][0]) == deep                              # first among the "1"s
+    assert deep not in r.top[0].tolist()
+    assert all(int(y[i]) == c for c, idx in r.top.items() for i in idx)
+    assert all(torch.all(v[:-1] >= v[1:]) for v in r.scores.values())
+    assert float(r.scores[1][0]) > 5 * r.median[1]              # it stands out, not a near tie
+    assert r.steps == (40, 200) and r.considered == len(x)
+    # the same scores as the whole-set call restricted to the class
+    whole = self_influence(model, checkpoints, x, y, checkpoints_used=2)
+    assert torch.allclose(r.scores[1], whole[r.top[1]], atol=1e-5)
 
 
 def test_the_model_is_left_as_it_was():
@@ -122,6 +144,17 @@ def test_bounds():
     with pytest.raises(UserError):
         influence(model, [], x, y, x[0], 0)
     assert len(influence(model, ckpt, x, y, x[0], 0, k=8).proponents) == 5  # k <= examples
+    with pytest.raises(UserError):
+        influence(model, ckpt, x, y, x[0], 0, checkpoints_used=0)
     many = [(s, None) for s in range(40)]
     picked = [s for s, _ in pick_checkpoints(many)]
     assert len(picked) == 5 and picked[0] == 0 and picked[-1] == 39
+
+
+def test_checkpoints_are_picked_evenly_in_steps_not_in_position():
+    # a run's timeline: thinned early, dense near the end
+    steps = [0, 40, 80, 120, 130, 135, 140, 142, 144, 146, 148, 150]
+    picked = [s for s, _ in pick_checkpoints([(s, None) for s in steps], 5)]
+    assert picked == [0, 40, 80, 120, 150]
+    assert [s for s, _ in pick_checkpoints([(s, None) for s in steps], 1)] == [150]
+    assert [s for s, _ in pick_checkpoints([(s, None) for s in steps], 2)] == [0, 150]

@@ -54,3 +54,33 @@ def test_2d_run_shows_points_on_the_plane_and_a_table():
     pro = table[table["side"] == "proponent"]["influence"]
     assert list(pro) == sorted(pro, reverse=True)
     assert _tracin_caption(at)
+
+
+def test_self_influence_view_lists_the_hardest_examples_of_a_class():
+    at = _open_section("lenet")
+    at.segmented_control(key="explain_influence_view").set_value("Most self-influential, per class").run()
+    no_exceptions(at)
+    assert not at.error, [e.value for e in at.error]
+    chosen = at.selectbox(key="explain_self_influence_class")
+    tiles = [c for c in captions(at) if " · " in c]
+    assert len(tiles) == 8, tiles
+    labels = {c.split(" · ")[0] for c in tiles}
+    assert labels == {chosen.value if isinstance(chosen.value, str) else str(chosen.value)}, labels
+    scores = [float(c.split(" · ")[1]) for c in tiles]
+    assert scores == sorted(scores, reverse=True) and scores[-1] > 0
+    assert any(c.value.startswith("Self-influence:") for c in at.caption)
+    # another class: its own examples
+    other = next(o for o in chosen.options if o != chosen.value)
+    chosen.set_value(int(other) if str(other).isdigit() else other).run()
+    tiles = [c for c in captions(at) if " · " in c]
+    assert {c.split(" · ")[0] for c in tiles} == {str(other)}, tiles
+
+
+def test_fewer_examples_and_snapshots_from_the_settings():
+    at = _open_section("lenet")
+    at.number_input(key="explain_influence_k").set_value(3).run()
+    at.number_input(key="explain_influence_checkpoints").set_value(2).run()
+    no_exceptions(at)
+    tiles = [c for c in captions(at) if " · " in c]
+    assert len(tiles) == 6, tiles                           # 3 proponents + 3 opponents
+    assert "summed over 2 snapshots" in _tracin_caption(at)

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from dlviz.data.params import DatasetParams
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -39,6 +41,8 @@ class Dataset:
     norm_std: tuple[float, ...] = ()
     skipped_files: int = 0                  # folder datasets: unreadable files skipped
     extra: dict = field(default_factory=dict)
+    params: DatasetParams | None = None     # what it was built with (load_dataset sets it): a
+                                            # bundle records it so its training split can be rebuilt
 
     @property
     def num_classes(self) -> int:

@@ -19,3 +19,8 @@ def dataset_label(key: str) -> str:
     if prefix == "csv":
         return f"table {shown_name(rest)}"
     return f"{prefix} {os.path.basename(rest.rstrip('/')) or rest}"
+
+
+def class_name(classes, i: int) -> str:
+    """Class ``i``'s name, or its number when the dataset names no such class."""
+    return str(classes[i]) if classes is not None and 0 <= i < len(classes) else str(i)

@@ -13,6 +13,7 @@ preset builds on it.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from dataclasses import dataclass
@@ -110,7 +111,7 @@ def load_dataset(key: str, params: DatasetParams | None = None, **overrides) -> 
     prefix, sep, path = key.partition(":")
     if sep:
         if prefix in INLINE_LOADERS:
-            return INLINE_LOADERS[prefix](path, params)
+            return _with_params(INLINE_LOADERS[prefix](path, params), params)
         if prefix not in PATH_LOADERS:
             raise UserError(f"unknown dataset kind '{prefix}:'; use one of "
                             + ", ".join(f"{p}:PATH" for p in PATH_LOADERS))
@@ -217,13 +218,18 @@ def _bad(name: str, problem: str) -> UserError:
 
 @functools.lru_cache(maxsize=16)
 def _cached(key: str, params: DatasetParams) -> Dataset:
-    return DATASETS[key].build(params)
+    return _with_params(DATASETS[key].build(params), params)
 
 
 @functools.lru_cache(maxsize=4)
 def _cached_path(prefix: str, path: str, mtime: float, params: DatasetParams) -> Dataset:
     # mtime is part of the key so that editing the folder is picked up
-    return PATH_LOADERS[prefix](path, params)
+    return _with_params(PATH_LOADERS[prefix](path, params), params)
+
+
+def _with_params(ds: Dataset, params: DatasetParams) -> Dataset:
+    """The dataset carrying the settings it was built with (the tensors are shared)."""
+    return ds if ds.params == params else dataclasses.replace(ds, params=params)
 
 
 def _mtime(path: str) -> float:

@@ -17,13 +17,13 @@ from dlviz.explain.layers import available_methods, default_layer, default_metho
 from dlviz.explain.mask_share import MaskShare, mask_share
 from dlviz.explain.params import Param
 from dlviz.explain.randomisation import RandomisationResult, randomisation_check
-from dlviz.explain.registry import METHODS, Method, explanation, param_view
+from dlviz.explain.registry import BEYOND_PIXELS, METHODS, Method, explanation, param_view
 from dlviz.explain.similarity import spearman
 from dlviz.explain.strip import attribution_strip
 
 __all__ = [
     "Attribution", "DeltaCheck", "attribute", "delta_check", "explanation", "param_view", "BASELINES", "make_baseline", "DeletionCurve", "deletion_curve",
     "insertion_curve", "default_layer", "layer_choices", "MaskShare", "mask_share", "Param",
-    "RandomisationResult", "randomisation_check", "METHODS", "Method", "available_methods",
+    "RandomisationResult", "randomisation_check", "METHODS", "BEYOND_PIXELS", "Method", "available_methods",
     "default_methods", "spearman", "attribution_strip",
 ]

@@ -28,6 +28,7 @@ from torch.utils.data import TensorDataset
 
 from dlviz.build import OUTPUT, BuiltNet, record_of
 from dlviz.errors import UserError
+from dlviz.train.history import evenly_by_step
 
 MAX_CHECKPOINTS = 5        # snapshots summed over: each costs one pass over the training set
 MAX_TRAIN = 10_000         # training examples scored
@@ -51,16 +52,12 @@ class Influence:
 
 
 def pick_checkpoints(checkpoints: Sequence[Checkpoint], most: int = MAX_CHECKPOINTS) -> list[Checkpoint]:
-    """At most ``most`` checkpoints, evenly spaced over the list, the last always kept
-    (it is the model being explained)."""
+    """At most ``most`` (<= MAX_CHECKPOINTS) checkpoints, sorted by step, evenly spaced in
+    training steps, the first and the last kept (the last is the model being explained):
+    ``train.history.evenly_by_step``."""
     if not checkpoints:
         raise UserError("no snapshots to compute training-data influence from")
-    most = max(1, min(int(most), MAX_CHECKPOINTS))
-    n = len(checkpoints)
-    if n <= most:
-        return list(checkpoints)
-    picks = sorted({round(i * (n - 1) / (most - 1)) for i in range(most)}) if most > 1 else [n - 1]
-    return [checkpoints[i] for i in picks]
+    return evenly_by_step(checkpoints, max(1, min(int(most), MAX_CHECKPOINTS)))
 
 
 def final_layer_name(model: nn.Module) -> str:
@@ -82,18 +79,20 @@ def influence(net: BuiltNet | nn.Module, checkpoints: Sequence[Checkpoint],
               train_x: torch.Tensor, train_y: torch.Tensor,
               test_x: torch.Tensor, test_target: torch.Tensor | int,
               k: int = 8, batch: int = 512, loss: nn.Module | None = None,
-              learning_rate: float = 1.0) -> Influence:
+              learning_rate: float = 1.0, checkpoints_used: int = MAX_CHECKPOINTS) -> Influence:
     """The ``k`` training examples with the highest and the lowest TracIn influence on
     the loss of one test input ``test_x`` (shape ``input_shape`` or ``(1, *input_shape)``)
     for ``test_target`` (a class index, or a (1,)/(1, 1) regression target).
 
     ``loss`` must reduce by sum or mean (Captum reads its ``reduction``); default:
     cross-entropy summed. ``learning_rate`` multiplies every checkpoint's term.
+    ``checkpoints_used``: how many of ``checkpoints`` are summed over (evenly picked).
     """
     k = _bounded_int(k, "k", 1, MAX_K)
     batch = _bounded_int(batch, "batch", 1, MAX_BATCH)
+    most = _bounded_int(checkpoints_used, "checkpoints_used", 1, MAX_CHECKPOINTS)
     started = time.perf_counter()
-    picked = pick_checkpoints(checkpoints)
+    picked = pick_checkpoints(checkpoints, most)
     keep = _subset(len(train_x))
     k = min(k, len(keep))
     x = test_x if test_x.dim() == train_x.dim() else test_x.unsqueeze(0)
@@ -110,15 +109,53 @@ def influence(net: BuiltNet | nn.Module, checkpoints: Sequence[Checkpoint],
 
 def self_influence(net: BuiltNet | nn.Module, checkpoints: Sequence[Checkpoint],
                    train_x: torch.Tensor, train_y: torch.Tensor, batch: int = 512,
-                   loss: nn.Module | None = None, learning_rate: float = 1.0) -> torch.Tensor:
+                   loss: nn.Module | None = None, learning_rate: float = 1.0,
+                   checkpoints_used: int = MAX_CHECKPOINTS) -> torch.Tensor:
     """TracIn self-influence of each training example, float32 (N,) for N <= MAX_TRAIN:
     large for examples the model found hard to fit, such as mislabelled ones."""
     batch = _bounded_int(batch, "batch", 1, MAX_BATCH)
+    most = _bounded_int(checkpoints_used, "checkpoints_used", 1, MAX_CHECKPOINTS)
     if len(train_x) > MAX_TRAIN:
         raise UserError(f"self-influence is bounded to {MAX_TRAIN} training examples")
-    tracer = _tracer(net, pick_checkpoints(checkpoints), train_x, train_y, batch, loss,
+    tracer = _tracer(net, pick_checkpoints(checkpoints, most), train_x, train_y, batch, loss,
                      learning_rate)
     return tracer.self_influence().float()
+
+
+@dataclass(frozen=True)
+class SelfInfluence:
+    """The most self-influential training examples of each class (TracIn's way of
+    finding mislabelled data): ``top[c]`` indices into the caller's ``train_x``, highest
+    first, with their scores; ``median[c]`` the class's median, for scale."""
+    top: dict[int, torch.Tensor]           # class -> int64 (<= k,)
+    scores: dict[int, torch.Tensor]        # class -> float32 (<= k,)
+    median: dict[int, float]
+    steps: tuple[int, ...]
+    considered: int
+    seconds: float
+
+
+def self_influence_by_class(net: BuiltNet | nn.Module, checkpoints: Sequence[Checkpoint],
+                            train_x: torch.Tensor, train_y: torch.Tensor, k: int = 8,
+                            batch: int = 512, checkpoints_used: int = MAX_CHECKPOINTS) -> SelfInfluence:
+    """Per class of a classification training set (int64 labels), the ``k`` examples with
+    the highest self-influence, over at most MAX_TRAIN evenly spaced examples."""
+    k = _bounded_int(k, "k", 1, MAX_K)
+    started = time.perf_counter()
+    keep = _subset(len(train_x))
+    labels = train_y[keep]
+    if labels.dtype != torch.long or labels.dim() != 1:
+        raise UserError("self-influence by class needs a classification training set")
+    scores = self_influence(net, checkpoints, train_x[keep], labels, batch,
+                            checkpoints_used=checkpoints_used)
+    top, vals, median = {}, {}, {}
+    for c in sorted(set(labels.tolist())):
+        own = torch.nonzero(labels == c).flatten()                      # (n_c,) into keep
+        best = torch.topk(scores[own], min(k, len(own)))
+        top[c], vals[c] = keep[own[best.indices]], best.values
+        median[c] = float(scores[own].median())
+    steps = tuple(step for step, _ in pick_checkpoints(checkpoints, checkpoints_used))
+    return SelfInfluence(top, vals, median, steps, len(keep), time.perf_counter() - started)
 
 
 def _tracer(net, picked: list[Checkpoint], train_x, train_y, batch, loss, learning_rate):

@@ -1,8 +1,17 @@
-"""Attribution methods as data: key -> Method (label, one-sentence meaning, settings, wrapper).
+"""Explanation methods as data: key -> Method (label, one-sentence meaning, settings, wrapper).
 
-The page and the CLI list ``METHODS``; adding a method is one entry here,
-one small wrapper (``Job`` -> ``Raw``) and its row in the contract test.
-Which methods apply to a given network is ``dlviz.explain.layers``' question
+Two families, one ``Method`` type:
+
+- ``METHODS``: attributions to the input (a map over pixels or features). The page
+  and the CLI list them; adding one is an entry here, one small wrapper (``Job`` ->
+  ``Raw``) and its row in the contract test.
+- ``BEYOND_PIXELS``: explanations from what only a tool that owns the training run
+  has: which training examples (TracIn over the run's snapshots) and which concepts
+  (TCAV). Their ``run`` is the library function itself (``explain.influence.influence``,
+  ``explain.concepts.tcav``); their settings are checked with the same ``Param``s by the
+  page's widgets and the CLI's flags.
+
+Which input methods apply to a given network is ``dlviz.explain.layers``' question
 (it reads ``needs_layer`` and ``conv_only`` from here; nothing here reads it).
 """
 
@@ -11,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from dlviz.explain import cam, conductance, gradients, occlusion, path
+from dlviz.explain import cam, concepts, conductance, gradients, influence, occlusion, path
 from dlviz.explain.baselines import BASELINES
 from dlviz.explain.job import Job, Raw
 from dlviz.explain.params import Param
@@ -30,6 +39,7 @@ class Method:
     signed: bool = True              # default display: red/blue around 0, else magnitude only
     is_default: bool = False         # computed when the page opens
     random: bool = False             # draws noise: run under a fixed seed
+    family: str = "input"            # "input" (METHODS), "training examples" or "concepts"
 
 
 def _steps(default: int = 50) -> Param:
@@ -90,6 +100,34 @@ METHODS: dict[str, Method] = {m.key: m for m in [
     Method("layer_conductance", "Layer Conductance",
            "How much of the class score flows through each place (or unit) of a chosen hidden layer.",
            conductance.layer_conductance, (_steps(), _baseline()), needs_layer=True),
+]}
+
+
+BEYOND_PIXELS: dict[str, Method] = {m.key: m for m in [
+    Method("tracin", "TracIn (training examples)",
+           "Which training examples pushed the model towards this prediction and which against: for each, "
+           "the dot products of its loss gradient with this input's, summed over snapshots of the run.",
+           influence.influence,
+           (Param("k", "Examples shown each side", 8, 1, influence.MAX_K, 1, "int",
+                  help="the strongest proponents and as many opponents"),
+            Param("checkpoints", "Snapshots summed over", influence.MAX_CHECKPOINTS, 1,
+                  influence.MAX_CHECKPOINTS, 1, "int",
+                  help="evenly spaced over the run, the last always kept; each costs one pass over "
+                       "the training set")),
+           family="training examples"),
+    Method("tcav", "TCAV (concepts)",
+           "How much a human concept (a colour, a texture, your own example images) matters for a class: "
+           "the share of the class's images whose score rises along the concept's direction in a layer, "
+           "tested against random concepts.",
+           concepts.tcav,
+           (Param("random_sets", "Random sets", 6, concepts.MIN_RANDOM_SETS, concepts.MAX_RANDOM_SETS, 1,
+                  "int", help="each concept is learned against each set of random training images; more "
+                              "sets make the test against chance stronger and take longer"),
+            Param("images", "Images per concept", 50, 10, 200, 1, "int",
+                  help="examples of each concept, and of each random set"),
+            Param("inputs", "Class images scored", 50, 10, concepts.MAX_INPUTS, 1, "int",
+                  help="test images of the class whose scores are tested along each concept")),
+           family="concepts"),
 ]}
 
 

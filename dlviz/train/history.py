@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import torch
 from safetensors import SafetensorError
@@ -164,3 +165,22 @@ def weights_from_bytes(data: bytes, what: str) -> dict[str, torch.Tensor]:
     if len(tensors) > MAX_TENSORS:
         raise UserError(f"{what}: {len(tensors)} tensors, over the limit of {MAX_TENSORS}")
     return tensors
+
+
+def evenly_by_step(items: Sequence[tuple[int, object]], most: int) -> list:
+    """At most ``most`` of ``items`` ((step, anything), sorted by step), as evenly spaced in
+    steps as they allow, the first and the last always kept. By step, not by position: a
+    run's kept snapshots are dense near its end (older ones are thinned), and a sum over
+    checkpoints (TracIn) or a series over training should cover the whole of it."""
+    n, most = len(items), max(1, int(most))
+    if n <= most:
+        return list(items)
+    if most == 1:
+        return [items[-1]]
+    first, last = items[0][0], items[-1][0]
+    picks = {0, n - 1}
+    for i in range(1, most - 1):
+        want = first + i * (last - first) / (most - 1)
+        free = [j for j in range(n) if j not in picks]
+        picks.add(min(free, key=lambda j: abs(items[j][0] - want)))
+    return [items[i] for i in sorted(picks)]

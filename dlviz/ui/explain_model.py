@@ -14,6 +14,7 @@ import torch
 from dlviz.bundle import Bundle
 from dlviz.data import load_dataset
 from dlviz.data.dataset import Dataset
+from dlviz.data.params import DatasetParams
 from dlviz.data.registry import DATASETS
 from dlviz.errors import UserError
 from dlviz.train.runs import RunEntry
@@ -48,7 +49,7 @@ def uploaded_model() -> ExplainModel | None:
     name = bundle.spec.name or "uploaded model"
     st.caption(f"**{name}**: input {list(bundle.spec.input_shape)}, {bundle.spec.outputs} outputs, "
                f"{len(bundle.spec.layers)} layers" + (f"; trained on {ds.key}" if ds.key else ""))
-    return ExplainModel(net, ds, name, ("bundle",) + ident)
+    return ExplainModel(net, ds, name, ("bundle",) + ident, checkpoints=bundle.checkpoints)
 
 
 def bundle_dataset(bundle: Bundle) -> Dataset:
@@ -59,7 +60,7 @@ def bundle_dataset(bundle: Bundle) -> Dataset:
     key = str(info.get("key", ""))
     if key in DATASETS:
         try:
-            ds = load_dataset(key)
+            ds = load_dataset(key, DatasetParams.from_dict(info.get("params", {}), "the bundle"))
             if tuple(ds.input_shape) == shape and ds.output_size == bundle.spec.outputs:
                 return ds
         except UserError:

@@ -35,6 +35,7 @@ class ExplainModel:
     ident: tuple                # what the weights are: (run id, step) or ("bundle", files...)
     entry: RunEntry | None = None
     step: int | None = None
+    checkpoints: list = field(default_factory=list)   # an uploaded bundle's [(step, weights)]
 
 
 @dataclass(frozen=True)
