@@ -18,7 +18,7 @@ import torch
 
 from dlviz.build import BuiltNet, build
 from dlviz.errors import UserError
-from dlviz.explain import METHODS, Method, attribute, available_methods
+from dlviz.explain import BEYOND_PIXELS, METHODS, Method, attribute, available_methods
 from dlviz.explain.job import Job, Raw
 from dlviz.probe import hook_count
 from dlviz.spec import LayerSpec as L
@@ -170,3 +170,28 @@ def test_two_moments_of_one_run_are_explained_with_their_own_weights(monkeypatch
     for step in range(run_views.VIEWERS_MAX + 2):                           # bounded per session
         run_views.viewer(entry, Snapshot(100 + step, 2.0, w_early))
     assert len(state[run_views.VIEWERS_KEY]) == run_views.VIEWERS_MAX
+
+
+# -- explanations beyond pixels: the same Method type, their own family -----------------
+
+@pytest.mark.parametrize("method", list(BEYOND_PIXELS))
+def test_a_beyond_pixels_entry_is_complete_and_bounds_its_settings(method):
+    from dlviz.explain.params import resolve
+    m = BEYOND_PIXELS[method]
+    assert m.key == method and m.label and callable(m.run) and m.explanation.endswith(".")
+    assert m.family in ("training examples", "concepts")
+    assert method not in METHODS                     # never listed among the pixel maps
+    defaults = resolve(m.key, m.label, m.params, {})
+    assert set(defaults) == {p.name for p in m.params}
+    for p in m.params:
+        assert p.kind == "int" and p.min <= p.default <= p.max
+        with pytest.raises(UserError, match=p.label):
+            resolve(m.key, m.label, m.params, {p.name: p.max + 1})
+        with pytest.raises(UserError, match=p.label):
+            resolve(m.key, m.label, m.params, {p.name: p.min - 1})
+
+
+def test_beyond_pixels_runs_are_the_library_functions():
+    from dlviz.explain.concepts import tcav
+    from dlviz.explain.influence import influence
+    assert BEYOND_PIXELS["tracin"].run is influence and BEYOND_PIXELS["tcav"].run is tcav

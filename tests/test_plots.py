@@ -324,3 +324,13 @@ def test_neuron_tiles_are_pictures_with_the_diverging_colours():
     assert tuple(rgb[0, 0]) == (0xf5, 0x93, 0x22) and tuple(rgb[0, -1]) == (0x08, 0x77, 0xbd)
     assert tuple(diverging_rgb(np.zeros((1, 1)), -1, 1)[0, 0]) == (255, 255, 255)
     assert len(fig.to_json()) < 40_000
+
+
+def test_warm_up_imports_pandas_whole_before_any_page_can_half_import_it():
+    # Plotly peeks at sys.modules for pandas; a half-imported one broke a page (plots/warm.py)
+    import subprocess
+    import sys
+    code = ("import sys; import dlviz.plots.warm as w; assert 'pandas' not in sys.modules; "
+            "w.warm_up(); assert hasattr(sys.modules['pandas'], 'Series')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr

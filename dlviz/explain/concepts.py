@@ -49,7 +49,8 @@ from torch.utils.data import DataLoader
 from dlviz.build import BuiltNet
 from dlviz.data.concept_images import MAX_CONCEPT_IMAGES, MIN_CONCEPT_IMAGES
 from dlviz.errors import UserError
-from dlviz.explain.influence import Checkpoint, _private_copy, pick_checkpoints
+from dlviz.explain.guard import private_copy
+from dlviz.explain.influence import Checkpoint, pick_checkpoints
 
 MAX_CONCEPTS = 8
 MIN_RANDOM_SETS = 3            # fewer gives a null distribution of 1-2 scores: no test
@@ -142,7 +143,7 @@ def tcav(net: BuiltNet | nn.Module, layer: str, target: int, inputs: torch.Tenso
     training data) for class ``target`` at module ``layer``, over ``inputs`` (n, *input_shape):
     examples of that class. ``randoms``: MIN_RANDOM_SETS..MAX_RANDOM_SETS sets of random
     images, each (m, *input_shape). Raises ``UserError`` for anything out of bounds."""
-    model = _private_copy(_model_of(net))
+    model = private_copy(_model_of(net))
     _check(net, model, layer, target, inputs, concepts, randoms)
     return _run(model, layer, int(target), inputs, concepts, randoms)
 
@@ -154,7 +155,7 @@ def tcav_over_training(net: BuiltNet | nn.Module, checkpoints: Sequence[Checkpoi
     with the last always kept (the model being explained); in step order."""
     if not checkpoints:
         raise UserError("no snapshots to follow concept scores over training")
-    model = _private_copy(_model_of(net))
+    model = private_copy(_model_of(net))
     _check(net, model, layer, target, inputs, concepts, randoms)
     out = []
     for step, state in sorted(pick_checkpoints(checkpoints, MAX_SNAPSHOTS), key=lambda c: c[0]):

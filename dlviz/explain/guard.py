@@ -11,6 +11,7 @@ flag, each parameter's ``requires_grad`` and ``.grad``.
 
 from __future__ import annotations
 
+import copy
 import threading
 import warnings
 from contextlib import contextmanager
@@ -106,3 +107,19 @@ def fast_convs(x: torch.Tensor) -> Iterator[torch.Tensor]:
             _off_count -= 1
             if _off_count == 0:
                 torch._C._set_mkldnn_enabled(_saved_flag)
+
+
+def private_copy(model: nn.Module) -> nn.Module:
+    """A CPU copy in eval mode with no hooks and frozen parameters, for the methods that
+    change what they work on (TracIn loads checkpoints into it and sets ``requires_grad``
+    on its head; TCAV hooks its layers): the caller's model, and the views' hooks on it,
+    are never touched."""
+    twin = copy.deepcopy(model).cpu().eval()
+    for module in twin.modules():
+        for table in _HOOK_TABLES:
+            hooks = getattr(module, table, None)
+            if hooks:
+                hooks.clear()
+    for p in twin.parameters():
+        p.requires_grad_(False)
+    return twin

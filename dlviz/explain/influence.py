@@ -17,7 +17,6 @@ hooks are as they were.
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass
 from typing import Sequence
@@ -28,6 +27,7 @@ from torch.utils.data import TensorDataset
 
 from dlviz.build import OUTPUT, BuiltNet, record_of
 from dlviz.errors import UserError
+from dlviz.explain.guard import private_copy
 from dlviz.train.history import evenly_by_step
 
 MAX_CHECKPOINTS = 5        # snapshots summed over: each costs one pass over the training set
@@ -162,7 +162,7 @@ def _tracer(net, picked: list[Checkpoint], train_x, train_y, batch, loss, learni
     # Imported here: Captum's influence package is only needed when someone asks.
     from captum.influence import TracInCPFast
 
-    model = _private_copy(net.model if isinstance(net, BuiltNet) else net)
+    model = private_copy(net.model if isinstance(net, BuiltNet) else net)
     loss = loss if loss is not None else nn.CrossEntropyLoss(reduction="sum")
 
     def load(m: nn.Module, checkpoint: Checkpoint) -> float:
@@ -171,20 +171,6 @@ def _tracer(net, picked: list[Checkpoint], train_x, train_y, batch, loss, learni
 
     return TracInCPFast(model, final_layer_name(model), TensorDataset(train_x, train_y),
                         picked, checkpoints_load_func=load, loss_fn=loss, batch_size=batch)
-
-
-def _private_copy(model: nn.Module) -> nn.Module:
-    """A CPU copy in eval mode with no hooks: Captum loads checkpoints into it and sets
-    ``requires_grad`` on its head; the views' hooks on the original must not fire."""
-    twin = copy.deepcopy(model).cpu().eval()
-    for module in twin.modules():
-        module._forward_hooks.clear()
-        module._forward_pre_hooks.clear()
-        module._backward_hooks.clear()
-        module._backward_pre_hooks.clear()
-    for p in twin.parameters():
-        p.requires_grad_(False)
-    return twin
 
 
 def _subset(n: int) -> torch.Tensor:

@@ -8,6 +8,13 @@ server, pages then hung for over a minute inside plotly's importer. One
 figure with every trace type and layout part dlviz draws, built when the
 server starts, does those imports up front (and takes the cost off the
 first user's first picture).
+
+pandas too: Plotly's validators look for pandas in ``sys.modules`` without
+importing it (``get_module(..., should_load=False)``), so a figure built while
+another thread is halfway through importing pandas (scikit-learn does, the
+first time a page fits a concept's direction) read a half-made module and
+raised "partially initialized module 'pandas' has no attribute 'Series'" in
+the browser. Imported whole here, it is never half-made.
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ import plotly.graph_objects as go
 
 
 def warm_up() -> int:
-    """Build and serialise one figure touching what dlviz's figures use; returns its JSON size."""
+    """Import pandas, then build and serialise one figure touching what dlviz's figures use;
+    returns its JSON size."""
+    import pandas  # noqa: F401  (see the module's docstring)
     fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], mode="lines+markers", marker={"color": [0, 1]}),
                      go.Heatmap(z=[[0, 1], [1, 0]], colorbar={"title": {"text": "v"}}),
                      go.Bar(x=["a"], y=[1], orientation="v"),

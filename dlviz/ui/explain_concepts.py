@@ -105,7 +105,10 @@ def concepts(req: ExplainRequest) -> None:
                + (f" Concepts the layer barely tells from random images (classifier accuracy under 70%): "
                   f"{', '.join(weak)}." if weak else ""),
                help="A concept that passes with a score near 1 pushes the class up; near 0 pushes it down. A "
-                    "score near 0.5 or one that does not pass the test says nothing. Kim et al., 2018.")
+                    "score near 0.5, or one that does not pass the test, says nothing. The test is optimistic "
+                    "(a concept's scores against the random sets share its images): a concept that passes "
+                    "only just is a hint, not a finding; try more random sets. Random pixels ('noise') are no "
+                    "control: a layer tells them from any picture. Kim et al., 2018.")
     if model.entry is not None or model.checkpoints:
         _over_training(req, key, layer, target, inputs, chosen, own, settings, name)
 
