@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 
 import torch
 from torch import nn
 
+from bench.timing import median_s
 from dlviz.build import build
 from dlviz.data import load_dataset
 from dlviz.data.concept_images import builtin_concept, random_sets
@@ -31,16 +30,6 @@ from dlviz.explain.concepts import default_concept_layer, tcav, tcav_over_traini
 from dlviz.presets import preset_spec
 
 CONCEPTS = ("red", "green", "outlined", "noise")
-
-
-def median_s(fn, repeats: int) -> float:
-    fn()                                             # warm-up: lazy imports, first allocations
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main(argv=None) -> int:

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 
 import torch
 
+from bench.timing import median_s
 from dlviz.build import build
 from dlviz.data import load_dataset
 from dlviz.explain import METHODS, attribute, available_methods, default_methods
@@ -31,13 +30,7 @@ TARGETS_MS = {"all default methods": 300.0, "occlusion (batched)": 20.0,
 
 
 def median_ms(fn, repeats: int) -> float:
-    fn()                                             # warm-up: first-call allocations, lazy inits
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(times)
+    return 1000 * median_s(fn, repeats)
 
 
 def main(argv=None) -> int:

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 
 import torch
 
+from bench.timing import median_s
 from dlviz.data import load_dataset
 from dlviz.explain import attribute
 from dlviz.explain.influence import MAX_CHECKPOINTS, influence, self_influence_by_class
@@ -27,16 +26,6 @@ from dlviz.presets import preset_spec
 from dlviz.train.config import TrainConfig
 from dlviz.train.trainer import Trainer
 from dlviz.bundle_checkpoints import checkpoints_of_run
-
-
-def median_s(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main(argv=None) -> int:

@@ -17,7 +17,6 @@ See docs/ARCHITECTURE.md, "Concept attribution".
 from __future__ import annotations
 
 import math
-import os
 import zipfile
 import zlib
 
@@ -27,8 +26,7 @@ from PIL import Image, ImageOps
 
 from dlviz.data import shapes, shapes_biased
 from dlviz.data.dataset import Dataset
-from dlviz.data.folder import (MAX_FILE_BYTES, MAX_TOTAL_BYTES, _class_root, _list_dir,
-                               _list_zip)
+from dlviz.data.folder import MAX_FILE_BYTES, MAX_TOTAL_BYTES, _class_root, with_listing
 from dlviz.data.image_files import open_image
 from dlviz.errors import UserError
 
@@ -128,15 +126,7 @@ def read_concepts(path: str, ds: Dataset, notes: list[str] | None = None) -> dic
     if not ds.is_image or ds.input_shape[0] not in (1, 3):
         raise UserError("concept images need an image dataset with 1 or 3 channels")
     notes = [] if notes is None else notes
-    if os.path.isdir(path):
-        return _read(path, _list_dir(path), ds, notes)
-    if os.path.isfile(path) and zipfile.is_zipfile(path):
-        try:
-            with zipfile.ZipFile(path) as zf:
-                return _read(path, _list_zip(path, zf), ds, notes)
-        except zipfile.BadZipFile as e:
-            raise UserError(f"{path}: damaged zip file ({e})") from e
-    raise UserError(f"{path}: not a folder or a .zip file of concept folders")
+    return with_listing(path, lambda listing: _read(path, listing, ds, notes), "concept folders")
 
 
 # --------------------------------------------------------------------------- drawing

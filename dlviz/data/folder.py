@@ -21,7 +21,7 @@ import os
 import zipfile
 import zlib
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, TypeVar
 
 import numpy as np
 import torch
@@ -31,6 +31,8 @@ from dlviz.data.dataset import Dataset
 from dlviz.data.image_files import open_image
 from dlviz.data.params import DatasetParams
 from dlviz.errors import UserError
+
+T = TypeVar("T")
 
 DEFAULT_IMAGE_SIZE = 32
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 4, 512
@@ -67,17 +69,23 @@ def load(path: str, params: DatasetParams) -> Dataset:
     keeps the class proportions).
     """
     size = _image_size(params)
+    return with_listing(path, lambda listing: _build(path, listing, params, size), "class folders")
+
+
+def with_listing(path: str, use: Callable[["_Listing"], T], what: str) -> T:
+    """``use(listing)`` of a folder, or of a zip kept open meanwhile (the listing reads
+    its members); ``what`` names the sub-folders in the message for anything else."""
     if os.path.isdir(path):
-        return _build(path, _list_dir(path), params, size)
+        return use(_list_dir(path))
     if os.path.isfile(path) and zipfile.is_zipfile(path):
         try:
             with zipfile.ZipFile(path) as zf:
-                return _build(path, _list_zip(path, zf), params, size)
+                return use(_list_zip(path, zf))
         except zipfile.BadZipFile as e:
             raise UserError(f"{path}: damaged zip file ({e})") from e
     if path.lower().endswith(".zip"):
         raise UserError(f"{path}: not a valid zip file (damaged or incomplete?)")
-    raise UserError(f"{path}: not a folder or a .zip file of class folders")
+    raise UserError(f"{path}: not a folder or a .zip file of {what}")
 
 
 # -- listing -------------------------------------------------------------------
