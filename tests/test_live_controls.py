@@ -117,12 +117,15 @@ def test_foreach_health_norms_equal_the_per_tensor_ones():
     torch.testing.assert_close(w, rw)
     torch.testing.assert_close(g, rg)
     assert g[2] > 0                            # the layer's weight gradient is still counted
-    before = H.flat_params(model, names)
+    tensors = H.LayerTensors(model, names)
+    before, (w_before, _) = tensors.copies(), tensors.norms()
     with torch.no_grad():
         for p in model.parameters():
             p.mul_(1.01)
-    ratio = H.update_ratios(before, H.flat_params(model, names))
+    ratio = tensors.update_ratios(before, w_before)
     torch.testing.assert_close(ratio, torch.full((3,), 0.01), rtol=1e-4, atol=1e-6)
+    # the copies did not follow the update; the views did
+    assert not torch.equal(before[0], model[0].weight)
 
 
 def test_foreach_grad_norms_are_zero_before_any_backward():

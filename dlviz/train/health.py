@@ -51,25 +51,44 @@ def unit_stats(key: str, out: torch.Tensor) -> torch.Tensor:
     return ACTIVATIONS[key].health.fraction(out)
 
 
-def param_norms(model: nn.Module, names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(weight norm, grad norm) per named layer, over all its parameters. -> (L,), (L,)
+class LayerTensors:
+    """The watched layers' parameters, listed once per run: a health row's norms are a
+    few ``torch._foreach_*`` calls over them instead of a few small ops per tensor and a
+    concatenation per layer (health rows were the dearest recording on a tiny net:
+    docs/ARCHITECTURE.md, "The live Train page"). A layer's norm is the root of the sum
+    of its tensors' squared norms."""
 
-    One ``torch._foreach_norm`` over every parameter (and one over every gradient)
-    instead of a few small ops per tensor: health rows were the dearest recording
-    (docs/ARCHITECTURE.md, "The live Train page"). A layer's norm is the root of the
-    sum of its tensors' squared norms."""
-    mods = dict(model.named_children())
-    params, layer_of, with_grad = [], [], []
-    for i, n in enumerate(names):
-        for p in mods[n].parameters():
-            params.append(p.detach())
-            layer_of.append(i)
-            if p.grad is not None:
-                with_grad.append((p.grad.detach(), i))
-    w = _per_layer(params, layer_of, len(names))
-    g = _per_layer([t for t, _ in with_grad], [i for _, i in with_grad], len(names),
-                   like=params[0] if params else None)
-    return w, g
+    def __init__(self, model: nn.Module, names: list[str]):
+        mods = dict(model.named_children())
+        self.owners = [p for n in names for p in mods[n].parameters()]
+        self.params = [p.detach() for p in self.owners]        # views: they follow the updates
+        self.layer_of = [i for i, n in enumerate(names) for _ in mods[n].parameters()]
+        self.n_layers = len(names)
+
+    def copies(self) -> list[torch.Tensor]:
+        """The parameters now, copied (before an update), one foreach call."""
+        return torch._foreach_mul(self.params, 1.0) if self.params else []
+
+    def norms(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(weight norm, grad norm) per layer. -> (L,), (L,)"""
+        w = _per_layer(self.params, self.layer_of, self.n_layers)
+        with_grad = [(p.grad.detach(), i) for p, i in zip(self.owners, self.layer_of) if p.grad is not None]
+        g = _per_layer([t for t, _ in with_grad], [i for _, i in with_grad], self.n_layers,
+                       like=self.params[0] if self.params else None)
+        return w, g
+
+    def update_ratios(self, before: list[torch.Tensor], w_before: torch.Tensor) -> torch.Tensor:
+        """||after - before|| / ||before|| per layer, ``w_before`` being ``norms()``'s weight
+        norm taken before the update (the same tensors). -> (L,)"""
+        if not self.params:
+            return torch.zeros(0)
+        moved = _per_layer(torch._foreach_sub(self.params, before), self.layer_of, self.n_layers)
+        return moved / w_before.clamp_min(1e-12)
+
+
+def param_norms(model: nn.Module, names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(weight norm, grad norm) per named layer, over all its parameters. -> (L,), (L,)"""
+    return LayerTensors(model, names).norms()
 
 
 def _per_layer(tensors: list[torch.Tensor], layer_of: list[int], n_layers: int,
@@ -81,19 +100,6 @@ def _per_layer(tensors: list[torch.Tensor], layer_of: list[int], n_layers: int,
     sq = torch.stack(torch._foreach_norm(tensors)) ** 2                 # (P,)
     index = torch.tensor(layer_of, device=sq.device)
     return sq.new_zeros(n_layers).index_add_(0, index, sq).sqrt()
-
-
-def flat_params(model: nn.Module, names: list[str]) -> list[torch.Tensor]:
-    mods = dict(model.named_children())
-    return [torch.cat([p.detach().reshape(-1) for p in mods[n].parameters()]) for n in names]
-
-
-def update_ratios(before: list[torch.Tensor], after: list[torch.Tensor]) -> torch.Tensor:
-    """||after - before|| / ||before|| per layer, in three foreach calls. -> (L,)"""
-    if not before:
-        return torch.zeros(0)
-    moved = torch.stack(torch._foreach_norm(torch._foreach_sub(after, before)))
-    return moved / torch.stack(torch._foreach_norm(before)).clamp_min(1e-12)
 
 
 def health_row(plan: HealthPlan, w: torch.Tensor, g: torch.Tensor, ratio: torch.Tensor,

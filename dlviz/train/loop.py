@@ -84,6 +84,7 @@ class TrainingLoop:
         self.head_start = apply_head_start(self.net, spec.head_start) if spec.head_start else None
         self.optimizer = make_optimizer(trainable(self.model), config)
         self._plan = H.HealthPlan.for_model(self.model, self.net.layer_modules)
+        self._tensors = H.LayerTensors(self.model, self._plan.weighted)
         n = len(x)
         self.batches_per_epoch = max(1, n // config.batch_size + (1 if n % config.batch_size > 1 else 0))
         self.total_steps = config.epochs * self.batches_per_epoch
@@ -130,7 +131,7 @@ class TrainingLoop:
             due = step >= sched.next_due            # anything to record after this step
             check_health = due and sched.is_due("health", step)
             if check_health:
-                before = H.flat_params(model, self._plan.weighted)
+                before = self._tensors.copies()
                 with capture(model, self._plan.activations,
                              reduce=lambda name, out: H.unit_stats(self._plan.activations[name], out)) as probe:
                     out = model(xb)
@@ -146,7 +147,7 @@ class TrainingLoop:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if check_health:
-                w, g = H.param_norms(model, self._plan.weighted)
+                w, g = self._tensors.norms()
             opt.step()
             self.step_count = step
             self._loss_sum += loss_value
@@ -156,7 +157,7 @@ class TrainingLoop:
             sched.note_step(t1 - t0)
             self.elapsed += t1 - t0
             if check_health:
-                ratio = H.update_ratios(before, H.flat_params(model, self._plan.weighted))
+                ratio = self._tensors.update_ratios(before, w)
                 row = H.health_row(self._plan, w, g, ratio, probe.outputs)
                 records.add(records.health, {"step": step, "layers": row})
                 sched.reschedule("health", step, t0, time.perf_counter(), t1 - t0)
