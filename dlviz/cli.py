@@ -21,6 +21,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from dlviz.train.backend_choice import BACKENDS
     from dlviz.train.optimizers import OPTIMIZERS, SETTINGS
     from dlviz.train.schedules import SCHEDULES
 
@@ -43,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--schedule", choices=list(SCHEDULES))
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    t.add_argument("--backend", choices=list(BACKENDS), default="thread",
+                   help="where the run trains: a thread here (default), a worker process, or a Ray "
+                        "actor (RAY_ADDRESS, else a local Ray started and shut down by this command)")
     t.add_argument("--samples", type=int, help="dataset size (train + test)")
     t.add_argument("--noise", type=float, help="dataset noise, 0 to 1")
     t.add_argument("--test-fraction", type=float, default=0.2)
@@ -120,7 +124,8 @@ def _train(args) -> int:
     from dlviz.spec import NetSpec
     from dlviz.train.config import TrainConfig
     from dlviz.train.device import set_cpu_threads
-    from dlviz.train.backend import ThreadBackend
+    from dlviz.train.backend import estimate
+    from dlviz.train.backend_choice import make_backend
     from dlviz.train.optimizers import SETTINGS
 
     set_cpu_threads()
@@ -152,7 +157,8 @@ def _train(args) -> int:
         print(f"note: {note}", file=sys.stderr)
     if spec is None:
         spec = preset_spec(preset.key, ds.input_shape, ds.output_size, ds.task)
-    trainer = ThreadBackend().submit(spec, ds, config)
+    backend = make_backend(args.backend)
+    trainer = backend.submit(spec, ds, config)
     show = sys.stderr.isatty() and not args.no_progress
     interrupted = False
     trainer.start()
@@ -188,11 +194,14 @@ def _train(args) -> int:
         "elapsed_s": round(state.elapsed_s, 2),
         "device": state.device,
         "seed": config.seed,
-        "params": trainer.net.report.total_params,
+        "params": estimate(spec, config.batch_size).total_params,
         "diverged": state.status == "diverged",
         "message": state.message,
         "out": args.out,
+        "backend": args.backend,
     }
+    trainer.close()                              # a worker process or Ray actor ends here
+    getattr(backend, "shutdown", lambda: None)()     # and a local Ray this command started
     if state.status == "error":
         print(f"error: {state.message}", file=sys.stderr)
     print(json.dumps(result))

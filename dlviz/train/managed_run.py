@@ -123,6 +123,12 @@ class ManagedRun:
             self._phase = STARTING
             return True
 
+    def adopt(self, worker: RunHandle) -> None:
+        """Take over a run already live on a cluster (made by another app replica)."""
+        with self._lock:
+            self._worker, self._phase = worker, LIVE
+        self.poll()
+
     def poll(self) -> str:
         """The ticker's look at a live run: its status, or the run ends if its worker is lost."""
         w = self._worker

@@ -75,17 +75,12 @@ class RunRegistry:
         """A new run, not started (``handle.start()`` queues it). Checks the network
         against the dataset and the memory guard first, allocating nothing."""
         check_run(spec, dataset, config)
-        entry: RunEntry | None = None
-
-        def enqueue(handle: ManagedRun) -> None:
-            with self._lock:
-                if entry is not None and entry not in self._queue:
-                    self._queue.append(entry)
-                    self._number_queue()
-            self.dispatch()
-
-        handle = ManagedRun(spec, dataset, config, self.backend, enqueue, self.kept_run_bytes)
-        entry = RunEntry(secrets.token_urlsafe(9), handle, spec, dataset, config, owner)
+        run_id = secrets.token_urlsafe(9)
+        holder: list[RunEntry] = []
+        handle = ManagedRun(spec, dataset, config, _named(self.backend, run_id, owner),
+                            self._enqueuer(holder), self.kept_run_bytes)
+        entry = RunEntry(run_id, handle, spec, dataset, config, owner)
+        holder.append(entry)
         if self.per_owner and owner != NOBODY:
             for e in self.runs_of(owner):
                 e.handle.poll()                  # fresh statuses, outside the lock
@@ -99,11 +94,26 @@ class RunRegistry:
             self._runs[entry.run_id] = entry
         return entry
 
+    def _enqueuer(self, holder: list[RunEntry]) -> Callable[[ManagedRun], None]:
+        def enqueue(handle: ManagedRun) -> None:
+            with self._lock:
+                if holder and holder[0] not in self._queue:
+                    self._queue.append(holder[0])
+                    self._number_queue()
+            self.dispatch()
+        return enqueue
+
     def dispatch(self) -> list[str]:
-        """Give free slots to queued runs, first come first served; returns the started ids."""
+        """Give free slots to queued runs, first come first served; returns the started ids.
+        A cluster backend (``capacity``) sets the slots: its free CPUs, not ``max_live``."""
+        cap = self._capacity() if self._queue else None
         with self._lock:
             self._queue = [e for e in self._queue if e.handle.wants_slot()]
-            free = self.max_live - sum(1 for e in self._runs.values() if e.handle.occupies_slot())
+            if cap is None:
+                free = self.max_live - sum(1 for e in self._runs.values() if e.handle.occupies_slot())
+            else:                       # runs still starting hold no cluster CPU yet
+                free = cap[0] - sum(1 for e in self._runs.values() if e.handle.phase == STARTING)
+                self.max_live = cap[1]
             starting = []
             while free > 0 and self._queue:
                 e = self._queue.pop(0)
@@ -115,6 +125,18 @@ class RunRegistry:
             e.handle.launch()
         return [e.run_id for e in starting]
 
+    def _capacity(self) -> tuple[int, int] | None:
+        """(free, total) slots of a cluster backend, asked outside the lock; None: use
+        ``max_live`` (no cluster, or it does not answer: a launch then says why)."""
+        capacity = getattr(self.backend, "capacity", None)
+        if capacity is None:
+            return None
+        try:
+            return capacity()
+        except Exception as exc:  # noqa: BLE001 - the upkeep must go on
+            print(f"dlviz: the cluster's free resources are unknown: {exc}", file=sys.stderr)
+            return None
+
     def _number_queue(self) -> None:
         for i, e in enumerate(self._queue):
             e.handle.queue_place = i + 1
@@ -122,12 +144,33 @@ class RunRegistry:
 
     # -- finding runs -------------------------------------------------------------------
     def get(self, run_id: str | None) -> RunEntry | None:
-        """The run, marked as seen just now (None if unknown or dropped)."""
+        """The run, marked as seen just now (None if unknown or dropped). With a cluster
+        backend (``attach``), a run another app replica made is found there by its id."""
         with self._lock:
             entry = self._runs.get(run_id or "")
             if entry:
                 entry.last_seen = time.monotonic()
-            return entry
+        touch = getattr(self.backend, "touch", None)
+        if entry is not None and touch is not None:
+            touch(entry.run_id)             # "seen" for every replica (no wait)
+        if entry is None and run_id and hasattr(self.backend, "attach"):
+            entry = self._attach(run_id)
+        return entry
+
+    def _attach(self, run_id: str) -> RunEntry | None:
+        found = self.backend.attach(run_id)           # outside the lock: asks the cluster
+        if found is None:
+            return None
+        holder: list[RunEntry] = []
+        handle = ManagedRun(found["spec"], found["dataset"], found["config"],
+                            _named(self.backend, run_id, found["owner"]), self._enqueuer(holder),
+                            self.kept_run_bytes)
+        handle.adopt(found["handle"])
+        entry = RunEntry(run_id, handle, found["spec"], found["dataset"], found["config"], found["owner"])
+        holder.append(entry)
+        with self._lock:
+            entry = self._runs.setdefault(run_id, entry)     # another page attached it first
+        return entry
 
     def peek(self, run_id: str | None) -> RunEntry | None:
         """The run, without marking it as seen (listing runs must not keep them alive)."""
@@ -161,7 +204,8 @@ class RunRegistry:
                     status = h.poll()
                     if status in ("finished", "stopped", "diverged", "error"):
                         h.harvest()
-                if h.phase in (LIVE, QUEUED, STARTING) and now - e.last_seen > self.idle_s:
+                if (h.phase in (LIVE, QUEUED, STARTING) and now - e.last_seen > self.idle_s
+                        and not self._seen_elsewhere(e, now)):
                     h.stop(f"stopped after {self.idle_s:.0f} s with nobody watching")
             except Exception as exc:  # noqa: BLE001 - one broken run must not stop the upkeep
                 print(f"dlviz: upkeep of run {e.run_id} failed: {exc!r}", file=sys.stderr)
@@ -215,6 +259,31 @@ class RunRegistry:
             e.handle.stop()
         for e in entries:
             e.handle.close()
+
+    def _seen_elsewhere(self, e: RunEntry, now: float) -> bool:
+        """Whether a page of another app replica looked at this live run within ``idle_s``
+        (a cluster backend knows, ``seen_ago``)."""
+        seen_ago = getattr(self.backend, "seen_ago", None)
+        ago = seen_ago(e.run_id) if seen_ago is not None and e.handle.phase == LIVE else None
+        if ago is None or ago > self.idle_s:
+            return False
+        e.last_seen = now - ago
+        return True
+
+
+class _NamedRuns:
+    """A backend that names its runs (a cluster's, ``names_runs``), given this run's id and
+    owner: any app replica can then find the run by the id in its URL."""
+
+    def __init__(self, backend: JobBackend, run_id: str, owner: str):
+        self._backend, self._run_id, self._owner = backend, run_id, owner
+
+    def submit(self, spec: NetSpec, dataset: Dataset, config: TrainConfig):
+        return self._backend.submit(spec, dataset, config, run_id=self._run_id, owner=self._owner)
+
+
+def _named(backend: JobBackend, run_id: str, owner: str) -> JobBackend:
+    return _NamedRuns(backend, run_id, owner) if getattr(backend, "names_runs", False) else backend
 
 
 def _busy(e: RunEntry) -> bool:

@@ -16,7 +16,7 @@ from dlviz.data import Dataset, load_dataset
 from dlviz.errors import UserError
 from dlviz.plots.warm import warm_up
 from dlviz.settings import settings
-from dlviz.train.process_backend import ProcessBackend
+from dlviz.train.backend_choice import backend_name, make_backend
 from dlviz.train.runs import RunEntry, RunRegistry
 from dlviz.train.state import WAITING
 from dlviz.ui import identity, uploads
@@ -36,7 +36,8 @@ def registry() -> RunRegistry:
     upkeep (dead workers, idle runs, the queue), never a page."""
     cfg = settings()
     warm_up()                    # Plotly's imports now, in one thread (see dlviz/plots/warm.py)
-    backend = ProcessBackend(timeout_s=cfg.worker_timeout_s)
+    # DLVIZ_BACKEND: worker processes (the default) or Ray actors (docs/ARCHITECTURE.md)
+    backend = make_backend(backend_name(), timeout_s=cfg.worker_timeout_s, idle_s=cfg.run_idle_s)
     backend.warm_up()
     reg = RunRegistry(backend, max_live=cfg.max_live_runs, idle_s=cfg.run_idle_s,
                       keep=cfg.keep_runs, per_owner=cfg.runs_per_session,
