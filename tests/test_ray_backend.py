@@ -136,9 +136,11 @@ def test_an_ended_run_costs_no_worker_and_keeps_its_results(kind, ring):
     reg.stop_all()
 
 
+# A hung actor (SIGSTOP) is test_calls_into_a_hung_worker_return_within_the_deadline[ray]'s
+# case; here it cost 14 s of the suite (three actors started) for what SIGKILL already shows.
 @pytest.mark.parametrize("kind, how", [
     ("process", "SIGKILL"), ("process", "SIGSTOP"),
-    *[pytest.param("ray", how, marks=needs_ray) for how in ("SIGKILL", "SIGSTOP", "ray.kill")]],
+    *[pytest.param("ray", how, marks=needs_ray) for how in ("SIGKILL", "ray.kill")]],
     indirect=["kind"])
 def test_a_killed_or_hung_worker_ends_only_its_own_run(kind, ring, how):
     reg = RunRegistry(_make(kind, timeout_s=1.0), max_live=2)
