@@ -22,6 +22,9 @@ from dlviz.ui import head_start_views, presenter, run_views, state, timeline
 CONFIRM_KEY = "train_confirm_restart"
 TIMELINE_KEY = "train_timeline"
 PHASE_KEY = "train_phase_seen"
+STATUS_KEY = "train_status_drawn"      # the run's status the last redraw drew
+SETTLE_KEY = "train_settling"          # run id: its pictures wait for the figures' redraw
+CLICKED_KEY = "train_clicked"          # a control's callback ran: this script run answers it
 WAITING_EVERY_S = 2.0
 
 
@@ -52,9 +55,18 @@ def render() -> None:
     phase = _phase(entry, entry.handle.status)[1]     # not stored: the buttons' phase is
     # live (or finishing): redraw twice a second; waiting: every 2 s (a class's queue must
     # not load the server that trains it); ended: only while the timeline plays
-    every = 0.5 if phase in ("live", "finishing") else WAITING_EVERY_S if phase == "waiting" else \
-        timeline.play_interval(TIMELINE_KEY)
+    # (or one redraw more: a run that has just stopped running still shows pictures)
+    every = 0.5 if phase in ("live", "finishing") or _settling(entry) else \
+        WAITING_EVERY_S if phase == "waiting" else timeline.play_interval(TIMELINE_KEY)
     st.fragment(run_every=every)(_live)()
+
+
+def _settling(entry) -> bool:
+    """Whether the run's view still shows the pictures it had while running (a click that
+    paused or stopped it, or its end, is drawn with them: see ``_live``)."""
+    if st.session_state.get(SETTLE_KEY) == entry.run_id:
+        return True
+    return st.session_state.get(STATUS_KEY) == "running" and entry.handle.status != "running"
 
 
 def _problem(ws, ds) -> str | None:
@@ -156,12 +168,14 @@ FIRST_STEPS_WAIT_S = 0.5    # ... and a new run's page for its first steps
 
 
 def _pause_or_resume(entry) -> None:
+    st.session_state[CLICKED_KEY] = True
     h = entry.handle
     h.resume() if h.status == "paused" else h.pause()
 
 
 def _step(entry) -> None:
     """One step, waited for (briefly): the script run this click starts then draws it."""
+    st.session_state[CLICKED_KEY] = True
     h = entry.handle
     before = h.state().step
     h.step()
@@ -173,6 +187,7 @@ def _step(entry) -> None:
 def _stop(entry) -> None:
     """Stop, and wait (briefly) until the run says so: the loop ends at its next step
     and reports "stopped" before its final whole-set evaluation (train/trainer.py)."""
+    st.session_state[CLICKED_KEY] = True
     h = entry.handle
     h.stop()
     deadline = time.monotonic() + STOP_WAIT_S
@@ -260,6 +275,15 @@ def _live() -> None:
     st.session_state[PHASE_KEY] = phase
     if seen is not None and seen[0] == phase[0] and seen != phase:
         st.rerun()
+    seen_status = st.session_state.get(STATUS_KEY)
+    st.session_state[STATUS_KEY] = s.status
+    clicked = st.session_state.pop(CLICKED_KEY, False)
+    if (st.session_state.get(SETTLE_KEY) == entry.run_id and seen_status == s.status
+            and phase[1] == "ended"):
+        # the redraw after an ended run's pictures: the whole page once more, with the
+        # figures, and no further redraws (its timer is set by the page's run)
+        st.session_state.pop(SETTLE_KEY)
+        st.rerun()
     if s.status in WAITING:
         run_views.waiting(s)
         return
@@ -300,9 +324,19 @@ def _live() -> None:
                 st.warning(str(e))
                 return
             # running and following it: pictures, redrawn in place; paused, ended or
-            # a past moment: the interactive figures (they change no more)
-            run_views.model_views(entry, snap, live=s.live,
-                                  pictures=s.status == "running" and step == timeline.NOW)
+            # a past moment: the interactive figures (they change no more). A control
+            # click's own script run (Pause, Resume, Step, Stop), and the first one to draw
+            # a new status, draw pictures: mounting or updating the figures there held the
+            # browser's progress line back 180-340 ms after the script run had ended; they
+            # come with the next redraw, half a second later.
+            changed = s.status != "running" and (clicked or seen_status not in (None, s.status))
+            at_end = step == timeline.NOW or (not s.live and step >= s.timeline[-1]["step"])
+            pictures = at_end and (s.status == "running" or changed)
+            if pictures and changed:
+                st.session_state[SETTLE_KEY] = entry.run_id
+            elif not pictures and st.session_state.get(SETTLE_KEY) == entry.run_id:
+                st.session_state.pop(SETTLE_KEY)
+            run_views.model_views(entry, snap, live=s.live, pictures=pictures)
 
 
 render()

@@ -250,7 +250,11 @@ def test_a_running_image_run_draws_its_confusion_matrix_as_a_picture(monkeypatch
         assert len(at.get("image")) >= 2             # ...the mosaic and the matrix
         at.button(key="t_pause").click().run()
         assert handle.status == "paused"
-        assert any("confusion" in str(c.proto.id) for c in at.get("plotly_chart"))   # paused: interactive
+        assert "**paused**" in at.get("progress")[0].proto.text
+        # the Pause click's own run keeps the pictures (mounting figures delayed its answer)...
+        assert not any("confusion" in str(c.proto.id) for c in at.get("plotly_chart"))
+        at.run()                                     # ...the next redraw makes them interactive
+        assert any("confusion" in str(c.proto.id) for c in at.get("plotly_chart"))
     finally:
         handle.stop()
 
@@ -268,3 +272,36 @@ def test_a_step_click_is_drawn_by_the_script_run_it_starts(monkeypatch):
         assert f"step {before + 1:,}/" in at.get("progress")[0].proto.text
     finally:
         handle.stop()
+
+
+def test_a_stop_is_drawn_with_the_pictures_and_the_next_redraw_brings_the_figures():
+    from tests.test_pages import app, workspace_for
+    from dlviz.ui.state import registry
+    ws = workspace_for("playground")
+    ws = replace(ws, config=ws.config.replace(epochs=100_000))
+    at = app(ws)
+    at.run()
+    at.switch_page("app_pages/train.py").run()
+    at.button(key="t_start").click().run()
+    handle = registry().get(_run_id(at)).handle
+    try:
+        assert wait_for(lambda: handle.state().step > 0, 60)
+        at.run()
+        assert "**running**" in at.get("progress")[0].proto.text
+        assert not [c for c in at.get("plotly_chart") if "boundary" in str(c.proto.id)]
+        at.button(key="t_stop").click().run()
+        assert wait_for(lambda: not handle.is_alive(), 30)
+        assert not at.exception, [e.value for e in at.exception]
+        # the Stop click's own run: still the pictures, and one more redraw is due
+        assert not [c for c in at.get("plotly_chart") if "boundary" in str(c.proto.id)]
+        assert at.session_state["train_settling"] == handle_id(at)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert [c for c in at.get("plotly_chart") if "boundary" in str(c.proto.id)]
+        assert "train_settling" not in at.session_state
+    finally:
+        handle.stop()
+
+
+def handle_id(at) -> str:
+    return _run_id(at)

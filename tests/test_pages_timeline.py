@@ -20,7 +20,8 @@ def _finished_run(at, ws) -> str:
     from dlviz.ui.state import registry
     run_id = at.session_state["dlviz_run"]
     assert wait_for(lambda: registry().get(run_id).handle.status == "finished", 60)
-    at.run()
+    at.run()            # the first redraw of a finished run: still the pictures
+    at.run()            # the next one (the page's timer): the interactive figures
     return run_id
 
 
