@@ -26,8 +26,9 @@ STATUS_KEY = "train_status_drawn"      # the run's status the last redraw drew
 SETTLE_KEY = "train_settling"          # run id: its pictures wait for the figures' redraw
 CLICKED_KEY = "train_clicked"          # a control's callback ran: this script run answers it
 WAITING_EVERY_S = 2.0
-LIVE_EVERY_S = 0.45      # a live run's redraw: the browser's timer fires at about this, plus the
-                         # script run; at 0.5 the median interval came out 0.497-0.504 s
+LIVE_EVERY_S = 0.48      # a live run's redraw timer: the interval between redraws (timer plus
+                         # script run) is 0.474-0.476 s; at 0.5 it was 0.497-0.504, at 0.45
+                         # 0.445-0.46 with a lower page-open training speed (bench/RESULTS.md)
 
 
 def render() -> None:
