@@ -16,17 +16,13 @@ import multiprocessing as mp
 import os
 import sys
 import threading
-import time
-
-from safetensors.torch import load as st_load
 
 from dlviz.data.dataset import Dataset
 from dlviz.errors import UserError
 from dlviz.spec import NetSpec
 from dlviz.train.backend import estimate
 from dlviz.train.config import TrainConfig
-from dlviz.train.history import Snapshot, weights_bytes
-from dlviz.train.state import TrainerState
+from dlviz.train.remote_run import RemoteRun, WorkerGone, pack  # noqa: F401 (WorkerGone: its old home)
 
 _CTX = None
 
@@ -76,14 +72,10 @@ def _install_prep() -> None:
         spawn.get_preparation_data = _prep_without_main(spawn.get_preparation_data)
 
 
-class WorkerGone(UserError):
-    """The worker process died, or stopped answering and was ended."""
-
-
 START_TIMEOUT_S = 60.0      # building a trainer copies the dataset into the child
 
 
-class ProcessRun:
+class ProcessRun(RemoteRun):
     """A Trainer in a child process, driven through a pipe (thread-safe).
 
     Every call has a deadline (``timeout_s``): a worker that was killed, or that
@@ -165,53 +157,6 @@ class ProcessRun:
         """Whether the worker process exists (no pipe call: safe on a hung worker)."""
         return not self._gone and self._proc.is_alive()
 
-    # -- RunHandle ------------------------------------------------------------
-    def start(self, paused: bool = False) -> None:
-        self._call("start", paused)
-
-    def pause(self) -> None:
-        self._call("pause")
-
-    def resume(self) -> None:
-        self._call("resume")
-
-    def step(self, n: int = 1) -> None:
-        self._call("step", n)
-
-    def stop(self, reason: str = "stopped by user") -> None:
-        if not self._closed:
-            self._call("stop", reason)
-
-    def reset(self) -> None:
-        self._call("reset")
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the training thread to end, in short calls (each within the deadline)."""
-        end = None if timeout is None else time.monotonic() + timeout
-        while True:
-            if self._call("join", 0.2):
-                return True
-            if end is not None and time.monotonic() >= end:
-                return False
-
-    def is_alive(self) -> bool:
-        return not self._closed and self._call("is_alive")
-
-    @property
-    def status(self) -> str:
-        if self._gone:
-            raise WorkerGone(self._gone)
-        return "closed" if self._closed else self._call("status")
-
-    def state(self) -> TrainerState:
-        return self._call("state")
-
-    def snapshot(self, step: int | None = None) -> Snapshot:
-        return _unpack(self._call("snapshot", step))
-
-    def latest_weights(self) -> Snapshot:
-        return _unpack(self._call("latest_weights"))
-
     def close(self) -> None:
         """Stop training and end the child process."""
         if self._closed:
@@ -227,15 +172,6 @@ class ProcessRun:
     @property
     def pid(self) -> int | None:
         return self._proc.pid
-
-
-def _unpack(packed) -> Snapshot:
-    step, epoch, blob, metrics = packed
-    return Snapshot(step, epoch, st_load(blob), metrics)
-
-
-def _pack(s: Snapshot):
-    return (s.step, s.epoch, weights_bytes(s.weights), s.metrics)
 
 
 def _serve(conn, spec_dict: dict, dataset: Dataset, config_dict: dict) -> None:
@@ -255,8 +191,8 @@ def _serve(conn, spec_dict: dict, dataset: Dataset, config_dict: dict) -> None:
         "step": trainer.step, "stop": trainer.stop, "reset": trainer.reset,
         "join": trainer.join, "is_alive": trainer.is_alive, "state": trainer.state,
         "status": lambda: trainer.status,
-        "snapshot": lambda step: _pack(trainer.snapshot(step)),
-        "latest_weights": lambda: _pack(trainer.latest_weights()),
+        "snapshot": lambda step: pack(trainer.snapshot(step)),
+        "latest_weights": lambda: pack(trainer.latest_weights()),
     }
     while True:
         try:

@@ -19,14 +19,9 @@ import time
 
 from dlviz.spec import NetSpec
 from dlviz.train.config import TrainConfig
-from dlviz.train.history import Snapshot, weights_bytes
+from dlviz.train.remote_run import pack
 
 WATCH_EVERY_S = 0.5
-
-
-def pack(s: Snapshot) -> tuple:
-    """(step, epoch, safetensors bytes, metrics): what crosses the cluster for a snapshot."""
-    return (s.step, s.epoch, weights_bytes(s.weights), s.metrics)
 
 
 class RunActor:

@@ -20,18 +20,14 @@ import sys
 import threading
 import time
 
-from safetensors.torch import load as st_load
-
 from dlviz.data.dataset import Dataset
 from dlviz.errors import UserError
 from dlviz.spec import NetSpec
 from dlviz.train import ray_cluster
 from dlviz.train.backend import estimate
 from dlviz.train.config import TrainConfig
-from dlviz.train.history import Snapshot
-from dlviz.train.process_backend import WorkerGone
+from dlviz.train.remote_run import RemoteRun, WorkerGone
 from dlviz.train.ray_actor import WATCH_EVERY_S, RunActor
-from dlviz.train.state import TrainerState
 
 ACTOR_PREFIX = "dlviz-run-"
 RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")     # what secrets.token_urlsafe makes
@@ -67,7 +63,7 @@ def _errors():
     return ray, ray.exceptions.GetTimeoutError, ray.exceptions.RayActorError
 
 
-class RayRun:
+class RayRun(RemoteRun):
     """A ``RunActor`` on the cluster, driven by actor calls (thread-safe: no state but flags).
 
     ``made_here``: this replica created the actor, so ``close`` ends it; a run
@@ -113,53 +109,6 @@ class RayRun:
         """False once the actor is known to be lost (no call: safe on a hung actor)."""
         return not self._gone and not self._closed
 
-    # -- RunHandle ------------------------------------------------------------
-    def start(self, paused: bool = False) -> None:
-        self._call("start", paused)
-
-    def pause(self) -> None:
-        self._call("pause")
-
-    def resume(self) -> None:
-        self._call("resume")
-
-    def step(self, n: int = 1) -> None:
-        self._call("step", n)
-
-    def stop(self, reason: str = "stopped by user") -> None:
-        if not self._closed:
-            self._call("stop", reason)
-
-    def reset(self) -> None:
-        self._call("reset")
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for training to end, in short calls (each within the deadline)."""
-        end = None if timeout is None else time.monotonic() + timeout
-        while True:
-            if self._call("join", 0.2):
-                return True
-            if end is not None and time.monotonic() >= end:
-                return False
-
-    def is_alive(self) -> bool:
-        return not self._closed and self._call("is_alive")
-
-    @property
-    def status(self) -> str:
-        if self._gone:
-            raise WorkerGone(self._gone)
-        return "closed" if self._closed else self._call("status")
-
-    def state(self) -> TrainerState:
-        return self._call("state")
-
-    def snapshot(self, step: int | None = None) -> Snapshot:
-        return _unpack(self._call("snapshot", step))
-
-    def latest_weights(self) -> Snapshot:
-        return _unpack(self._call("latest_weights"))
-
     @property
     def pid(self) -> int:
         """The actor's process id on its node (tests kill it)."""
@@ -179,11 +128,6 @@ class RayRun:
             kill_now = True
         if kill_now:
             ray.kill(self._actor, no_restart=True)
-
-
-def _unpack(packed) -> Snapshot:
-    step, epoch, blob, metrics = packed
-    return Snapshot(step, epoch, st_load(blob), metrics)
 
 
 def actor_name(run_id: str) -> str:
