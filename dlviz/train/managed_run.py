@@ -32,7 +32,7 @@ from dlviz.spec import NetSpec
 from dlviz.train.backend import JobBackend, RunHandle
 from dlviz.train.config import TrainConfig
 from dlviz.train.history import Snapshot
-from dlviz.train.process_backend import WorkerGone
+from dlviz.train.remote_run import WorkerGone
 from dlviz.train.state import ENDED, TrainerState
 
 FRESH, QUEUED, STARTING, LIVE, DONE = "fresh", "queued", "starting", "live", "ended"
