@@ -1,7 +1,10 @@
-"""Runs as Ray actors keep the backend contract of worker processes (the same tests run
-against both), are found by id from a second app process, and end as an error when
-their actor is killed. A local Ray (2 CPUs, loopback, no dashboard) is started once
-for this module and shut down after it; without Ray installed these tests skip."""
+"""The backend contract, on worker processes and on Ray actors (the same tests run
+against both): a run trains, pauses, steps and stops; a run that cannot be built says
+so in one line; an ended run holds no worker and keeps its results; a killed or hung
+worker ends only its own run, and calls into it keep their deadline. Then Ray's own:
+runs are found by id from a second app process, and a killed actor ends its run. A
+local Ray (2 CPUs, loopback, no dashboard) is started once for this module and shut
+down after it; without Ray installed the Ray cases skip with the reason."""
 
 import json
 import os
