@@ -118,6 +118,22 @@ def save_bundle(bundle: Bundle, out_dir: str) -> None:
         os.remove(ckpt)                 # a stale one from an earlier save into this folder
 
 
+def bundle_training_set(bundle: Bundle) -> Dataset:
+    """The bundle's training data rebuilt from its dataset key and settings (generated sets
+    are seeded, so the same split comes back), checked against the network; ``UserError``
+    saying why not. The caller decides which keys it may open (a server: its own sets only)."""
+    from dlviz.data import load_dataset
+
+    key = bundle.dataset.get("key", "")
+    if not key:
+        raise UserError("this bundle does not say which dataset it was trained on; "
+                        "training-data influence needs its training set")
+    ds = load_dataset(key, DatasetParams.from_dict(bundle.dataset.get("params", {}), "the bundle"))
+    if tuple(ds.input_shape) != tuple(bundle.spec.input_shape) or ds.output_size != bundle.spec.outputs:
+        raise UserError(f"the dataset {key} no longer matches this model's input and outputs")
+    return ds
+
+
 def refuse_pickles(names: Iterable[str], where: str = "") -> None:
     """The one refusal of a pickled weights file, wherever it turns up: raises
     ``UserError`` naming the first of ``names`` (paths or file names) that is one.

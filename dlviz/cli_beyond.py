@@ -9,26 +9,10 @@ from __future__ import annotations
 import os
 import sys
 
-from dlviz.bundle import Bundle
+from dlviz.bundle import Bundle, bundle_training_set
 from dlviz.errors import UserError
 from dlviz.explain.params import resolve
 from dlviz.explain.registry import BEYOND_PIXELS
-
-
-def training_set(bundle: Bundle):
-    """The bundle's training data rebuilt from its dataset key and settings (generated
-    sets are seeded, so the same split comes back); checked against the network."""
-    from dlviz.data import load_dataset
-    from dlviz.data.params import DatasetParams
-
-    key = bundle.dataset.get("key", "")
-    if not key:
-        raise UserError("this bundle does not say which dataset it was trained on; "
-                        "training-data influence needs its training set")
-    ds = load_dataset(key, DatasetParams.from_dict(bundle.dataset.get("params", {}), "the bundle"))
-    if tuple(ds.input_shape) != tuple(bundle.spec.input_shape) or ds.output_size != bundle.spec.outputs:
-        raise UserError(f"the dataset {key} no longer matches this model's input and outputs")
-    return ds
 
 
 def influence_part(bundle: Bundle, net, x, shown, target: int, k: int, out: str, stem: str) -> dict:
@@ -42,7 +26,7 @@ def influence_part(bundle: Bundle, net, x, shown, target: int, k: int, out: str,
     k = resolve(method.key, "--influence", method.params, {"k": k})["k"]
     if bundle.spec.task != "classification":
         raise UserError("--influence explains a class: this model is a regression model")
-    ds = training_set(bundle)
+    ds = bundle_training_set(bundle)
     checkpoints = bundle.checkpoints or [(int(bundle.final.get("steps", 0)), bundle.weights)]
     r = method.run(net, checkpoints, ds.x_train, ds.y_train, x[0], target, k=k)
     classes = bundle.classes or [str(i) for i in range(bundle.spec.outputs)]
@@ -75,7 +59,7 @@ def concepts_part(bundle: Bundle, net, target: int, folder: str, layer: str | No
     """TCAV scores of the concepts in ``folder`` (one sub-folder of images each, or a zip)
     for class ``target`` at ``layer`` (default: the last layer of maps), against random
     sets of the bundle's training images; ``{stem}-concepts.png`` and the JSON entry."""
-    from dlviz.data.concept_images import random_sets, read_concepts
+    from dlviz.data.concept_images import class_examples, random_sets, read_concepts
     from dlviz.data.labels import class_name
     from dlviz.explain.concepts import concept_layers, default_concept_layer
     from dlviz.plots.concepts import tcav_bars_image
@@ -91,12 +75,14 @@ def concepts_part(bundle: Bundle, net, target: int, folder: str, layer: str | No
     if layer not in concept_layers(net):
         raise UserError(f"--concept-layer {layer}: not a layer of this model; choose one of: "
                         f"{', '.join(concept_layers(net))}")
-    ds = training_set(bundle)
+    ds = bundle_training_set(bundle)
     notes: list[str] = []
     concepts = read_concepts(path, ds, notes)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    inputs = _class_examples(ds, target, settings["inputs"])
+    inputs = class_examples(ds, target, settings["inputs"])
+    if len(inputs) < 2:
+        raise UserError(f"the training data has too few examples of class {target} to score concepts on")
     randoms = random_sets(ds, settings["random_sets"], settings["images"])
     r = method.run(net, layer, target, inputs, {k: v[:settings["images"]] for k, v in concepts.items()},
                    randoms)
@@ -108,12 +94,3 @@ def concepts_part(bundle: Bundle, net, target: int, folder: str, layer: str | No
             "scores": [{"name": s.name, "score": round(s.score, 4), "spread": round(s.spread, 4),
                         "p_value": float(f"{s.p_value:.4g}"), "significant": s.significant,
                         "cav_accuracy": round(s.cav_accuracy, 4)} for s in r.scores]}
-
-
-def _class_examples(ds, target: int, most: int):
-    """Up to ``most`` images of class ``target``: the test split's, else the training split's."""
-    for x, y in ((ds.x_test, ds.y_test), (ds.x_train, ds.y_train)):
-        idx = (y == target).nonzero().flatten()[:most]
-        if len(idx) >= 2:
-            return x[idx]
-    raise UserError(f"the training data has too few examples of class {target} to score concepts on")

@@ -230,16 +230,21 @@ def test_confusion_picture_colours_the_diagonal_and_counts_nothing_when_empty():
     assert (np.abs(empty[..., :3].astype(int) - blue).sum(-1) < 30).sum() == 0
 
 
-def test_a_running_image_run_draws_its_confusion_matrix_as_a_picture(monkeypatch):
+def _started_train_page(preset: str):
+    """The Train page of a long run of ``preset`` just started: (AppTest, its run's handle)."""
     from tests.test_pages import app, workspace_for
     from dlviz.ui.state import registry
-    ws = workspace_for("lenet")
+    ws = workspace_for(preset)
     ws = replace(ws, config=ws.config.replace(epochs=100_000))
     at = app(ws)
     at.run()
     at.switch_page("app_pages/train.py").run()
     at.button(key="t_start").click().run()
-    handle = registry().get(_run_id(at)).handle
+    return at, registry().get(_run_id(at)).handle
+
+
+def test_a_running_image_run_draws_its_confusion_matrix_as_a_picture(monkeypatch):
+    at, handle = _started_train_page("lenet")
     try:
         assert wait_for(lambda: handle.state().step > 0, 60)
         at.run()
@@ -275,15 +280,7 @@ def test_a_step_click_is_drawn_by_the_script_run_it_starts(monkeypatch):
 
 
 def test_a_stop_is_drawn_with_the_pictures_and_the_next_redraw_brings_the_figures():
-    from tests.test_pages import app, workspace_for
-    from dlviz.ui.state import registry
-    ws = workspace_for("playground")
-    ws = replace(ws, config=ws.config.replace(epochs=100_000))
-    at = app(ws)
-    at.run()
-    at.switch_page("app_pages/train.py").run()
-    at.button(key="t_start").click().run()
-    handle = registry().get(_run_id(at)).handle
+    at, handle = _started_train_page("playground")
     try:
         assert wait_for(lambda: handle.state().step > 0, 60)
         at.run()
@@ -294,14 +291,10 @@ def test_a_stop_is_drawn_with_the_pictures_and_the_next_redraw_brings_the_figure
         assert not at.exception, [e.value for e in at.exception]
         # the Stop click's own run: still the pictures, and one more redraw is due
         assert not [c for c in at.get("plotly_chart") if "boundary" in str(c.proto.id)]
-        assert at.session_state["train_settling"] == handle_id(at)
+        assert at.session_state["train_settling"] == _run_id(at)
         at.run()
         assert not at.exception, [e.value for e in at.exception]
         assert [c for c in at.get("plotly_chart") if "boundary" in str(c.proto.id)]
         assert "train_settling" not in at.session_state
     finally:
         handle.stop()
-
-
-def handle_id(at) -> str:
-    return _run_id(at)

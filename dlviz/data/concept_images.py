@@ -115,6 +115,16 @@ def random_sets(ds: Dataset, n_sets: int, n: int = 50, seed: int = 0) -> list[to
     return [ds.x_train[torch.from_numpy(p)].clone() for p in picks]
 
 
+def class_examples(ds: Dataset, target: int, most: int) -> torch.Tensor:
+    """Up to ``most`` examples of class ``target``, (n, *input_shape): the test split's, else
+    the training split's when the test split has fewer than two (the inputs TCAV scores)."""
+    for x, y in ((ds.x_test, ds.y_test), (ds.x_train, ds.y_train)):
+        idx = torch.nonzero(y == target).flatten()[:most]
+        if len(idx) >= 2:
+            return x[idx]
+    return ds.x_test[:0]
+
+
 def read_concepts(path: str, ds: Dataset, notes: list[str] | None = None) -> dict[str, torch.Tensor]:
     """Concepts from a folder or a .zip: one sub-folder per concept (at the top, or inside
     one top-level folder), any images inside. Each image is converted to the dataset's

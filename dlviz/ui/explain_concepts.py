@@ -16,14 +16,14 @@ import tempfile
 import streamlit as st
 import torch
 
-from dlviz.data.concept_images import builtin_concept, builtin_concepts, random_sets, read_concepts
+from dlviz.data.concept_images import (builtin_concept, builtin_concepts, class_examples, random_sets,
+                                       read_concepts)
 from dlviz.data.labels import class_name
 from dlviz.errors import UserError
 from dlviz.explain.concepts import MAX_CONCEPTS, concept_layers, default_concept_layer
-from dlviz.explain.influence import pick_checkpoints
 from dlviz.explain.registry import BEYOND_PIXELS
 from dlviz.plots.concepts import tcav_bars, tcav_over_training
-from dlviz.ui import keep, timeline
+from dlviz.ui import keep
 from dlviz.ui.explain_request import ExplainRequest, cached
 from dlviz.ui.uploads import read_once
 
@@ -79,7 +79,7 @@ def concepts(req: ExplainRequest) -> None:
         st.info("Pick at least one concept.")
         return
     settings = _settings()
-    inputs = _class_inputs(ds, target, settings["inputs"])
+    inputs = class_examples(ds, target, settings["inputs"])
     if len(inputs) < 2:
         st.info(f"There are too few examples of {class_name(ds.classes, target)} to score concepts on.")
         return
@@ -127,15 +127,6 @@ def _settings() -> dict:
     return out
 
 
-def _class_inputs(ds, target: int, most: int) -> torch.Tensor:
-    """Up to ``most`` examples of the class, (n, *input_shape): test images, else training ones."""
-    for x, y in ((ds.x_test, ds.y_test), (ds.x_train, ds.y_train)):
-        idx = torch.nonzero(y == target).flatten()[:most]
-        if len(idx) >= 2:
-            return x[idx]
-    return ds.x_test[:0]
-
-
 def _examples(ds, chosen: list[str], own: dict, n: int) -> dict[str, torch.Tensor]:
     return {name: own[name][:n] if name in own else builtin_concept(ds, name, n) for name in chosen}
 
@@ -177,21 +168,11 @@ def _over_training(req, key, layer, target, inputs, chosen, own, settings, name)
     if not st.toggle("How did it develop over training?", key="explain_concepts_over_time",
                      help=f"the same concepts and random sets at {OVER_TRAINING} snapshots of the run"):
         return
-    if model.entry is not None:
-        steps = [t["step"] for t in model.entry.handle.state().timeline]
-        if model.step is not None:
-            steps = [s for s in steps if s <= model.step] or steps[:1]
-        picked = [s for s, _ in pick_checkpoints([(s, None) for s in steps], OVER_TRAINING)]
-    else:
-        picked = [s for s, _ in pick_checkpoints(model.checkpoints, OVER_TRAINING)]
+    picked = model.snapshot_steps(OVER_TRAINING)
 
     def compute():
         from dlviz.explain.concepts import tcav_over_training as over
-        if model.entry is not None:
-            ckpts = [(s, timeline.snapshot_at(model.entry, s).weights) for s in picked]
-        else:
-            held = dict(model.checkpoints)
-            ckpts = [(s, held[s]) for s in picked]
+        ckpts = model.weights_at(picked)
         examples = _examples(ds, chosen, own, settings["images"])
         randoms = random_sets(ds, settings["random_sets"], settings["images"])
         return over(model.net, ckpts, layer, target, inputs, examples, randoms)

@@ -14,11 +14,11 @@ import torch
 from torch import nn
 
 from dlviz.data.labels import class_name
-from dlviz.explain.influence import Influence, SelfInfluence, pick_checkpoints, self_influence_by_class
+from dlviz.explain.influence import Influence, SelfInfluence, self_influence_by_class
 from dlviz.explain.registry import BEYOND_PIXELS
 from dlviz.plots.example_grid import short_score
 from dlviz.plots.images import pixelated
-from dlviz.ui import keep, timeline
+from dlviz.ui import keep
 from dlviz.ui.explain_request import ExplainRequest, cached
 from dlviz.views.predictions import denormalise
 
@@ -41,7 +41,7 @@ def training_examples(req: ExplainRequest) -> None:
                                 label_visibility="collapsed") or views[0]
     keep.kept("explain_influence_view", view)
     k, used = (_setting(col, p) for col, p in zip((c2, c3), METHOD.params))
-    steps = _steps(req)
+    steps = req.model.snapshot_steps(used)              # the checkpoints summed over
     if view == VIEWS[0]:
         _for_this_input(req, steps, k, used, regression)
     else:
@@ -57,28 +57,6 @@ def _setting(col, p) -> int:
     return v
 
 
-def _steps(req: ExplainRequest) -> list[int]:
-    """The steps of the checkpoints there are, up to the moment explained."""
-    model = req.model
-    if model.entry is None:
-        return [s for s, _ in model.checkpoints]
-    steps = [t["step"] for t in model.entry.handle.state().timeline]
-    if model.step is not None:
-        steps = [s for s in steps if s <= model.step] or steps[:1]
-    return steps
-
-
-def _checkpoints(req: ExplainRequest, steps: list[int], used: int) -> list[tuple[int, dict]]:
-    """(step, weights) of at most ``used`` checkpoints, evenly spaced in steps; snapshots are
-    fetched only for the ones picked."""
-    model = req.model
-    picked = [s for s, _ in pick_checkpoints([(s, None) for s in steps], used)]
-    if model.entry is None:
-        held = dict(model.checkpoints)
-        return [(s, held[s]) for s in picked]
-    return [(s, timeline.snapshot_at(model.entry, s).weights) for s in picked]
-
-
 def _for_this_input(req: ExplainRequest, steps: list[int], k: int, used: int, regression: bool) -> None:
     model, ds = req.model, req.model.ds
     if regression and req.picked.index is None:
@@ -88,7 +66,7 @@ def _for_this_input(req: ExplainRequest, steps: list[int], k: int, used: int, re
 
     def compute() -> Influence:
         loss = nn.MSELoss(reduction="sum") if regression else nn.CrossEntropyLoss(reduction="sum")
-        return METHOD.run(model.net, _checkpoints(req, steps, used), ds.x_train, ds.y_train, req.picked.x,
+        return METHOD.run(model.net, model.weights_at(steps), ds.x_train, ds.y_train, req.picked.x,
                           target, k=k, loss=loss, checkpoints_used=used)
     r = cached(("influence", model.ident, tuple(steps), used, k, req.input_id, req.target), compute,
                spinner="scoring the training examples at each snapshot (TracIn)...")
@@ -122,7 +100,7 @@ def _self_influence(req: ExplainRequest, steps: list[int], k: int, used: int) ->
     model, ds = req.model, req.model.ds
 
     def compute() -> SelfInfluence:
-        return self_influence_by_class(model.net, _checkpoints(req, steps, used), ds.x_train, ds.y_train,
+        return self_influence_by_class(model.net, model.weights_at(steps), ds.x_train, ds.y_train,
                                        k=k, checkpoints_used=used)
     r = cached(("self_influence", model.ident, tuple(steps), used, k), compute,
                spinner="scoring every training example against itself at each snapshot (TracIn)...")

@@ -11,10 +11,8 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from dlviz.bundle import Bundle
-from dlviz.data import load_dataset
+from dlviz.bundle import Bundle, bundle_training_set
 from dlviz.data.dataset import Dataset
-from dlviz.data.params import DatasetParams
 from dlviz.data.registry import DATASETS
 from dlviz.errors import UserError
 from dlviz.train.runs import RunEntry
@@ -58,11 +56,9 @@ def bundle_dataset(bundle: Bundle) -> Dataset:
     info = bundle.dataset
     shape = tuple(bundle.spec.input_shape)
     key = str(info.get("key", ""))
-    if key in DATASETS:
+    if key in DATASETS:                # a server opens its own datasets only, never a bundle's path
         try:
-            ds = load_dataset(key, DatasetParams.from_dict(info.get("params", {}), "the bundle"))
-            if tuple(ds.input_shape) == shape and ds.output_size == bundle.spec.outputs:
-                return ds
+            return bundle_training_set(bundle)
         except UserError:
             pass
     classes = tuple(str(c) for c in info.get("classes", [])) or tuple(str(i) for i in range(bundle.spec.outputs))

@@ -20,7 +20,9 @@ from dlviz.build import BuiltNet
 from dlviz.data.dataset import Dataset
 from dlviz.errors import UserError
 from dlviz.explain import METHODS
+from dlviz.explain.influence import pick_checkpoints
 from dlviz.train.runs import RunEntry
+from dlviz.ui import timeline
 from dlviz.ui.input_picker import PickedInput
 
 CACHE_KEY = "dlviz_explain_cache"
@@ -36,6 +38,24 @@ class ExplainModel:
     entry: RunEntry | None = None
     step: int | None = None
     checkpoints: list = field(default_factory=list)   # an uploaded bundle's [(step, weights)]
+
+    def snapshot_steps(self, most: int) -> list[int]:
+        """At most ``most`` steps of the model's checkpoints up to the moment explained,
+        evenly spaced in steps, the last kept: a run's timeline, or a bundle's checkpoints."""
+        if self.entry is None:
+            steps = [s for s, _ in self.checkpoints]
+        else:
+            steps = [t["step"] for t in self.entry.handle.state().timeline]
+            if self.step is not None:
+                steps = [s for s in steps if s <= self.step] or steps[:1]
+        return [s for s, _ in pick_checkpoints([(s, None) for s in steps], most)] if steps else []
+
+    def weights_at(self, steps: list[int]) -> list[tuple[int, dict]]:
+        """(step, weights) of those checkpoints; a run's snapshots are fetched only now."""
+        if self.entry is None:
+            held = dict(self.checkpoints)
+            return [(s, held[s]) for s in steps]
+        return [(s, timeline.snapshot_at(self.entry, s).weights) for s in steps]
 
 
 @dataclass(frozen=True)
