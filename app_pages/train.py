@@ -173,7 +173,12 @@ FIRST_STEPS_WAIT_S = 0.5    # ... and a new run's page for its first steps
 def _pause_or_resume(entry) -> None:
     st.session_state[CLICKED_KEY] = True
     h = entry.handle
-    h.resume() if h.status == "paused" else h.pause()
+    # a statement, not a conditional expression: Streamlit's magic wrote the latter's
+    # value (None) at the top of the page
+    if h.status == "paused":
+        h.resume()
+    else:
+        h.pause()
 
 
 def _step(entry) -> None:

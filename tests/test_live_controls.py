@@ -256,6 +256,7 @@ def test_a_running_image_run_draws_its_confusion_matrix_as_a_picture(monkeypatch
         at.button(key="t_pause").click().run()
         assert handle.status == "paused"
         assert "**paused**" in at.get("progress")[0].proto.text
+        assert not [m for m in at.markdown if m.value == "`None`"]     # no stray value on the page
         # the Pause click's own run keeps the pictures (mounting figures delayed its answer)...
         assert not any("confusion" in str(c.proto.id) for c in at.get("plotly_chart"))
         at.run()                                     # ...the next redraw makes them interactive
