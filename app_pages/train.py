@@ -13,6 +13,7 @@ from dlviz.errors import UserError
 from dlviz.spec import SpecError, analyse
 from dlviz.train.compatibility import compatibility_problem
 from dlviz.train.device import available_devices
+from dlviz.train.precision import PRECISIONS
 from dlviz.train.optimizers import OPTIMIZERS, SETTINGS
 from dlviz.train.runs import SessionLimit
 from dlviz.train.schedules import SCHEDULES
@@ -101,9 +102,15 @@ def _settings(ws):
         device = c8.selectbox("Device", devices, index=devices.index(c.device) if c.device in devices else 0,
                               key="t_device")
         seed = st.number_input("Seed", 0, 2**31 - 1, c.seed, key="t_seed")
+        precision = c.precision
+        if "cuda" in devices:           # bf16 mixed precision: offered where a GPU trains
+            precision = st.selectbox("Precision", PRECISIONS, index=PRECISIONS.index(c.precision),
+                                      key="t_precision",
+                                      help="bf16: forward pass in bfloat16, weights in float32 (faster on a GPU)")
     try:
         new = c.replace(optimizer=opt, lr=float(lr), batch_size=int(batch), epochs=int(epochs),
-                        weight_decay=float(wd), l1=float(l1), schedule=sched, device=device, seed=int(seed))
+                        weight_decay=float(wd), l1=float(l1), schedule=sched, device=device, seed=int(seed),
+                        precision=precision)
     except UserError as e:
         st.error(str(e))
         return ws

@@ -23,6 +23,7 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     from dlviz.train.backend_choice import BACKENDS
     from dlviz.train.optimizers import OPTIMIZERS, SETTINGS
+    from dlviz.train.precision import PRECISIONS
     from dlviz.train.schedules import SCHEDULES
 
     p = _Parser(prog="dlviz", description="Build, train and look inside neural networks.")
@@ -44,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--schedule", choices=list(SCHEDULES))
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    t.add_argument("--precision", choices=list(PRECISIONS), default="float32",
+                   help="bf16: mixed precision (a GPU that supports it, or the CPU)")
     t.add_argument("--backend", choices=list(BACKENDS), default="thread",
                    help="where the run trains: a thread here (default), a worker process, or a Ray "
                         "actor (RAY_ADDRESS, else a local Ray started and shut down by this command)")
@@ -142,7 +145,7 @@ def _train(args) -> int:
     for name in ("epochs", "lr", "batch_size", "optimizer", *SETTINGS, "l1", "schedule"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
-    overrides.update(seed=args.seed, device=args.device)
+    overrides.update(seed=args.seed, device=args.device, precision=args.precision)
     config = TrainConfig.from_dict(overrides)
     params = DatasetParams(n_samples=args.samples, noise=args.noise, test_fraction=args.test_fraction,
                            seed=args.seed, image_size=args.image_size, target_column=args.target_column,
@@ -193,6 +196,7 @@ def _train(args) -> int:
         "samples_per_s": round(state.samples_per_s, 1),
         "elapsed_s": round(state.elapsed_s, 2),
         "device": state.device,
+        "precision": config.precision,
         "seed": config.seed,
         "params": estimate(spec, config.batch_size).total_params,
         "diverged": state.status == "diverged",

@@ -9,6 +9,7 @@ from dlviz.errors import UserError
 from dlviz.spec import fmt_whole
 from dlviz.train.device import DEVICE_CHOICES
 from dlviz.train.optimizers import OPTIMIZERS, SETTINGS
+from dlviz.train.precision import PRECISIONS
 from dlviz.train.schedules import SCHEDULES
 
 # Inclusive (low, high) of each number, with words for the message. The Train page's
@@ -41,6 +42,9 @@ class TrainConfig:
     schedule: str = "constant"
     seed: int = 0
     device: str = "auto"
+    # "bf16": mixed precision (train/precision.py); whether the device can is checked
+    # when training starts. Old links and bundles have no such key: float32.
+    precision: str = "float32"
     # recording schedule, in optimizer steps (0 = automatic from the run length)
     eval_every: int = 0
     health_every: int = 0
@@ -56,6 +60,9 @@ class TrainConfig:
         if self.schedule not in SCHEDULES:
             raise UserError(f"unknown schedule '{self.schedule}'; use one of {', '.join(SCHEDULES)}")
         _check_device(self.device)
+        if self.precision not in PRECISIONS:
+            raise UserError(f"training setting 'precision' must be one of {', '.join(PRECISIONS)}, "
+                            f"got {self.precision!r:.40}")
         for name, (lo, hi, what) in LIMITS.items():
             v = getattr(self, name)
             if not lo <= v <= hi:

@@ -67,6 +67,7 @@ class ManagedRun:
         self._want_steps = 0
         self.queue_place = 0                 # set by the registry while queued
         self.slots = 1
+        self.wait_reason = ""                # set by the registry: why a queued run waits (GPU memory)
         self._last_status = "idle"           # the worker's status at the last poll
         self._state: TrainerState | None = None     # the newest state read, or the final one
         self._snaps: dict[int, Snapshot] = {}       # by step: shared by every viewer
@@ -205,7 +206,9 @@ class ManagedRun:
     def _queued_state(self) -> TrainerState:
         n = len(self.dataset.y_train)
         per_epoch = max(1, n // self.config.batch_size + (1 if n % self.config.batch_size > 1 else 0))
-        if self._phase == QUEUED and self.queue_place:
+        if self._phase == QUEUED and self.wait_reason:
+            message = self.wait_reason
+        elif self._phase == QUEUED and self.queue_place:
             message = (f"waiting: {ordinal(self.queue_place)} in line. This server trains "
                        f"{self.slots} network{'s' if self.slots != 1 else ''} at a time; "
                        f"this one starts by itself when a slot frees.")

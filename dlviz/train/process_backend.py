@@ -213,6 +213,39 @@ def _serve(conn, spec_dict: dict, dataset: Dataset, config_dict: dict) -> None:
             conn.send((False, str(e)))
 
 
+def ask_in_worker(fn, *args, timeout_s: float = START_TIMEOUT_S):
+    """``fn(*args)`` in a short-lived worker process, its result returned: for what must
+    not run in the server, such as a question that initialises CUDA (``gpu_memory``).
+    ``fn`` must be a module-level function; its result is pickled back."""
+    ctx = _context()
+    conn, child = ctx.Pipe()
+    proc = ctx.Process(target=_answer, args=(child, fn, args), daemon=True, name=WORKER_NAME)
+    proc.start()
+    child.close()
+    try:
+        if not conn.poll(timeout_s):
+            raise UserError("a worker process did not answer in time")
+        ok, value = conn.recv()
+    except (EOFError, OSError):
+        raise UserError("a worker process ended before it answered") from None
+    finally:
+        conn.close()
+        proc.join(2)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(2)
+    if not ok:
+        raise UserError(value)
+    return value
+
+
+def _answer(conn, fn, args) -> None:
+    try:
+        conn.send((True, fn(*args)))
+    except Exception as e:  # noqa: BLE001 - reported to the parent as one line
+        conn.send((False, f"{type(e).__name__}: {e}"))
+
+
 def _warm_meta_device() -> None:
     import torch
     with torch.device("meta"):

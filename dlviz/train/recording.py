@@ -39,6 +39,14 @@ class RecordingSchedule:
     def note_step(self, seconds: float) -> None:
         self.step_time = 0.98 * self.step_time + 0.02 * seconds if self.step_time else seconds
 
+    def note_steps(self, mean_seconds: float, n: int) -> None:
+        """``n`` steps of ``mean_seconds`` each, timed together: on a GPU, over the window
+        between two loss reads (``train/loss_reads.py``), a step's own host time being only
+        the launch of its kernels. The same running mean as ``n`` calls of ``note_step``."""
+        keep = 0.98 ** n
+        self.step_time = keep * self.step_time + (1 - keep) * mean_seconds if self.step_time \
+            else mean_seconds
+
     def timed(self, what: str, step_count: int, fn: Callable[[], None]) -> None:
         """Run ``fn`` (one ``what``) and space the next by its cost."""
         t0 = time.perf_counter()

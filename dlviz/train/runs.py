@@ -5,6 +5,10 @@ has an owner (the browser that started it): the owner controls it, anyone
 else with its link watches it. At most ``max_live`` runs train at once; a
 Start beyond that waits in a first-come queue and starts by itself when a
 slot frees. Each owner holds at most ``per_owner`` live or queued runs.
+A run on a GPU also needs room in its memory (``gpu_memory.GpuAdmission``):
+one that could never fit is refused when made, one that does not fit beside
+the running ones waits in the queue (saying so) until they end; GPU runs
+keep their order among themselves, CPU runs pass them.
 
 A background ticker (``start_ticker``), never a page, does the upkeep: it
 looks at each live worker (a dead or hung one ends its run with a message),
@@ -30,9 +34,11 @@ from dlviz.errors import UserError
 from dlviz.spec import NetSpec
 from dlviz.train.backend import JobBackend, ThreadBackend, check_run
 from dlviz.train.config import TrainConfig
+from dlviz.train.gpu_memory import GpuAdmission, GpuEstimate
 from dlviz.train.managed_run import DONE, LIVE, QUEUED, STARTING, ManagedRun
 
 NOBODY = ""          # the owner of runs made outside any browser session (tests, scripts)
+AUTO = "auto"        # RunRegistry(gpu=AUTO): admit GPU runs by memory when this machine has CUDA
 
 
 class SessionLimit(UserError):
@@ -49,13 +55,21 @@ class RunEntry:
     owner: str = NOBODY
     created: float = field(default_factory=time.monotonic)
     last_seen: float = field(default_factory=time.monotonic)
+    gpu_need: tuple[str, GpuEstimate] | None = None     # (device, estimate) of a GPU run
 
 
 class RunRegistry:
     def __init__(self, backend: JobBackend | None = None, max_live: int = 4,
                  idle_s: float = 600.0, keep: int = 32, per_owner: int = 0,
-                 kept_run_bytes: int = 64 * 2**20, kept_total_bytes: int = 1024 * 2**20):
+                 kept_run_bytes: int = 64 * 2**20, kept_total_bytes: int = 1024 * 2**20,
+                 gpu: GpuAdmission | None | str = AUTO):
+        """``gpu``: how GPU runs are admitted by memory; AUTO: by the GPUs of this machine
+        when it has CUDA and runs train here (a cluster backend, ``capacity``, places its
+        own); None: not at all."""
         self.backend = backend or ThreadBackend()
+        if gpu == AUTO:
+            gpu = _local_gpu_admission(self.backend)
+        self.gpu: GpuAdmission | None = gpu
         self.max_live = max_live
         self.idle_s = idle_s
         self.keep = keep
@@ -75,11 +89,12 @@ class RunRegistry:
         """A new run, not started (``handle.start()`` queues it). Checks the network
         against the dataset and the memory guard first, allocating nothing."""
         check_run(spec, dataset, config)
+        gpu_need = self._check_gpu(spec, dataset, config)
         run_id = secrets.token_urlsafe(9)
         holder: list[RunEntry] = []
         handle = ManagedRun(spec, dataset, config, _named(self.backend, run_id, owner),
                             self._enqueuer(holder), self.kept_run_bytes)
-        entry = RunEntry(run_id, handle, spec, dataset, config, owner)
+        entry = RunEntry(run_id, handle, spec, dataset, config, owner, gpu_need=gpu_need)
         holder.append(entry)
         if self.per_owner and owner != NOBODY:
             for e in self.runs_of(owner):
@@ -93,6 +108,18 @@ class RunRegistry:
                         f"or waiting (the limit on this server is {self.per_owner}); stop it to start another")
             self._runs[entry.run_id] = entry
         return entry
+
+    def _check_gpu(self, spec: NetSpec, dataset: Dataset, config: TrainConfig):
+        """(device, estimate) of a GPU run, refused when it alone exceeds the budget."""
+        need = self.gpu.need(spec, dataset, config) if self.gpu is not None else None
+        if need is not None:
+            device, est = need
+            budget = self.gpu.budget(device)
+            if est.total > budget:
+                raise UserError(f"this run would need about {est.describe()} of GPU memory, more "
+                                f"than the {budget / 2**30:.2f} GiB training may use on {device}; "
+                                "try a smaller batch size or a smaller network")
+        return need
 
     def _enqueuer(self, holder: list[RunEntry]) -> Callable[[ManagedRun], None]:
         def enqueue(handle: ManagedRun) -> None:
@@ -115,15 +142,43 @@ class RunRegistry:
                 free = cap[0] - sum(1 for e in self._runs.values() if e.handle.phase == STARTING)
                 self.max_live = cap[1]
             starting = []
-            while free > 0 and self._queue:
-                e = self._queue.pop(0)
+            # budgets were asked (maybe in a worker) by ``create``, outside the lock: cached here
+            in_use = self._gpu_in_use()
+            blocked: set[str] = set()           # GPUs a waiting run is first in line for
+            for e in list(self._queue):
+                if free <= 0:
+                    break
+                if e.gpu_need is not None:
+                    device, est = e.gpu_need
+                    budget = self.gpu.budget(device) if self.gpu is not None else est.total
+                    used, runs = in_use.get(device, (0, 0))
+                    if device in blocked or used + est.total > budget:
+                        e.handle.wait_reason = _waiting_for_gpu(est, used, runs, budget, device) \
+                            if device not in blocked else e.handle.wait_reason or _behind(device)
+                        blocked.add(device)
+                        continue
+                self._queue.remove(e)
                 if e.handle.mark_starting():
+                    e.handle.wait_reason = ""
+                    if e.gpu_need is not None:
+                        used, runs = in_use.get(e.gpu_need[0], (0, 0))
+                        in_use[e.gpu_need[0]] = (used + e.gpu_need[1].total, runs + 1)
                     starting.append(e)
                     free -= 1
             self._number_queue()
         for e in starting:                      # outside the lock: starting a worker takes time
             e.handle.launch()
         return [e.run_id for e in starting]
+
+    def _gpu_in_use(self) -> dict[str, tuple[int, int]]:
+        """Estimated bytes and runs on each GPU now (called under the lock): every run with a
+        worker, ended or not, until the ticker's harvest ends that worker's process."""
+        in_use: dict[str, tuple[int, int]] = {}
+        for e in self._runs.values():
+            if e.gpu_need is not None and e.handle.phase in (STARTING, LIVE):
+                used, runs = in_use.get(e.gpu_need[0], (0, 0))
+                in_use[e.gpu_need[0]] = (used + e.gpu_need[1].total, runs + 1)
+        return in_use
 
     def _capacity(self) -> tuple[int, int] | None:
         """(free, total) slots of a cluster backend, asked outside the lock; None: use
@@ -290,3 +345,25 @@ def _busy(e: RunEntry) -> bool:
     """Live or waiting to be: what the per-owner limit and the idle stop count."""
     h = e.handle
     return h.phase in (QUEUED, STARTING) or h.occupies_slot()
+
+
+def _local_gpu_admission(backend) -> GpuAdmission | None:
+    """Admission by the memory of this machine's GPUs, when it has CUDA and the backend
+    trains here (a cluster backend, ``capacity``, places runs by its own GPU shares)."""
+    import torch
+    if hasattr(backend, "capacity") or not torch.cuda.is_available():
+        return None
+    return GpuAdmission()
+
+
+def _waiting_for_gpu(est: GpuEstimate, used: int, runs: int, budget: int, device: str) -> str:
+    gib = 2**30
+    return (f"waiting for GPU memory: this run needs about {est.total / gib:.2f} GiB, and "
+            f"{runs} running run{'s' if runs != 1 else ''} hold{'s' if runs == 1 else ''} about "
+            f"{used / gib:.2f} of the {budget / gib:.2f} GiB training may use on {device}; "
+            "it starts by itself when enough of them end.")
+
+
+def _behind(device: str) -> str:
+    return (f"waiting for GPU memory on {device}: an earlier run is waiting for it first; "
+            "this one starts by itself after it.")

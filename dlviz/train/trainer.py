@@ -8,11 +8,13 @@ run's ``RunRecords`` under ``_lock`` and read back as a copy (``state()``);
 the thread never calls streamlit. When the loop records is the
 ``RecordingSchedule``'s business (``train/recording.py``); evaluation and
 snapshots are in ``train/evaluation.py``, the divergence watch in
-``train/divergence.py``.
+``train/divergence.py``. A run that runs out of GPU memory ends alone, with
+one message, its device memory given back (``_out_of_memory``).
 """
 
 from __future__ import annotations
 
+import gc
 import threading
 
 import torch
@@ -26,6 +28,7 @@ from dlviz.train.device import pick_device
 from dlviz.train.evaluation import EvalSets, evaluate, keep_good_snapshots
 from dlviz.train.history import RunRecords, Snapshot, timeline_capacity
 from dlviz.train.loop import Outcome, RunSignals, TrainingLoop
+from dlviz.train.precision import check_precision
 from dlviz.train.state import ENDED, TrainerState
 
 LIVE_WAIT_S = 0.1      # how long latest_weights waits for the training thread's next step
@@ -34,25 +37,36 @@ LIVE_WAIT_S = 0.1      # how long latest_weights waits for the training thread's
 class Trainer:
     """Implements ``RunHandle`` (``train/backend.py``) in the caller's process."""
 
-    def __init__(self, spec: NetSpec, dataset: Dataset, config: TrainConfig | None = None):
+    def __init__(self, spec: NetSpec, dataset: Dataset, config: TrainConfig | None = None,
+                 deferred_losses: bool | None = None):
+        """``deferred_losses``: read step losses in batches (``train/loss_reads.py``);
+        None: on CUDA only."""
         self.spec = spec
         self.dataset = dataset
         self.config = (config or TrainConfig()).validate()
         check_compatible(spec, dataset)
         self.device = pick_device(self.config.device)
+        check_precision(self.config.precision, self.device)     # before any data moves there
+        self._deferred_losses = deferred_losses
         self._lock = threading.RLock()   # reset() re-inits under it
         self._thread: threading.Thread | None = None
-        # put the whole dataset on the device once; batches are drawn by index
-        self._x = dataset.x_train.to(self.device)
-        self._y = dataset.y_train.to(self.device)
-        # fixed subsets for the periodic evaluation, kept on the device
-        self._eval_sets = EvalSets.draw(dataset, self._x, self._y, self.config.seed, self.device)
+        self._place_data()
         self._init_run()
 
     # -- set-up -----------------------------------------------------------------
+    def _place_data(self) -> None:
+        # put the whole dataset on the device once; batches are drawn by index
+        self._x = self.dataset.x_train.to(self.device)
+        self._y = self.dataset.y_train.to(self.device)
+        # fixed subsets for the periodic evaluation, kept on the device
+        self._eval_sets = EvalSets.draw(self.dataset, self._x, self._y, self.config.seed, self.device)
+
     def _init_run(self) -> None:
         c = self.config
-        self._loop = TrainingLoop(self.spec, c, self.device, self._x, self._y, self._eval_sets)
+        if self._x is None:                  # given back after running out of memory
+            self._place_data()
+        self._loop = TrainingLoop(self.spec, c, self.device, self._x, self._y, self._eval_sets,
+                                  self._deferred_losses)
         self.net = self._loop.net
         self.model = self._loop.model
         self.optimizer = self._loop.optimizer
@@ -202,9 +216,38 @@ class Trainer:
                 self._diverged(outcome)
             else:
                 self._finish(outcome.status)
+        except torch.OutOfMemoryError:
+            pass        # handled below, outside this block: its traceback holds the step's tensors
         except Exception as e:  # noqa: BLE001 - reported to the UI, never raised into it
             self._message = f"training failed: {type(e).__name__}: {e}"
             self._set_status("error")
+            return
+        else:
+            return
+        self._out_of_memory()
+
+    def _out_of_memory(self) -> None:
+        """End the run with one message and give its device memory back, so the other runs
+        sharing the GPU go on. What the views need stays: the snapshots are CPU copies,
+        and the model moves to the CPU (a reset puts it and the data back)."""
+        loop = self._loop
+        what = "GPU memory" if self.device.type != "cpu" else "memory"
+        ended = loop.step_count == self.total_steps or self._status == "stopped"
+        when = (f"in the final evaluation, after step {loop.step_count}" if ended
+                else f"at step {loop.step_count + 1}")
+        message = (f"ran out of {what} {when} (batch size {self.config.batch_size}): "
+                   "try a smaller batch size or a smaller network")
+        loop.optimizer.state.clear()
+        self.model.zero_grad(set_to_none=True)
+        self.model.to("cpu")
+        loop.release_device()
+        self._x = self._y = self._eval_sets = None
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        with self._lock:
+            self._message = message
+        self._set_status("error")
 
     def _finish(self, status: str) -> None:
         if status == "stopped":
@@ -226,10 +269,13 @@ class Trainer:
 
     def _diverged(self, outcome: Outcome) -> None:
         loop = self._loop
+        # the steps before the one whose loss showed it: the steps taken, or fewer when
+        # losses are read in batches (train/loss_reads.py)
+        before = outcome.step - 1 if outcome.step else loop.step_count
         with self._lock:
-            good_until = loop.watch.good_until(outcome.grown, loop.step_count)
+            good_until = loop.watch.good_until(outcome.grown, before)
             last = keep_good_snapshots(self.timeline, good_until)
-            self._message = loop.watch.message(outcome.loss_value, outcome.grown, loop.step_count,
+            self._message = loop.watch.message(outcome.loss_value, outcome.grown, before,
                                                loop.batches_per_epoch, self.config.lr, last)
         self._set_status("diverged")
 
