@@ -310,10 +310,20 @@ def _live() -> None:
     except UserError:
         live_snap = None                 # the worker was lost: said below, where it is read again
     run_views.progress(s)
+    # A control click's own script run (Pause, Resume, Step, Stop), and the first one to
+    # draw a new status, draw pictures: mounting or updating the figures there held the
+    # browser's progress line back 180-340 ms after the script run had ended; they come
+    # with the next redraw, half a second later (the settle redraw).
+    changed = s.status != "running" and (clicked or seen_status not in (None, s.status))
+    if changed:
+        st.session_state[SETTLE_KEY] = entry.run_id
+    elif st.session_state.get(SETTLE_KEY) == entry.run_id:
+        st.session_state.pop(SETTLE_KEY)
+    pictures = s.status == "running" or changed
     # presenter mode: one idea per screen, so the curves are a view of their own
     views = (["Curves"] if presenter.presenting() else []) + ["What the model sees", "Layer health"]
     if not presenter.presenting():
-        run_views.curves(s, entry.spec.task, entry.run_id)
+        run_views.curves(s, entry.spec.task, pictures)
     # a keyed container keeps its place while warnings come and go between
     # redraws, so the elements below it do not shift (and leave faded copies)
     with st.container(key="train_advice"):
@@ -325,7 +335,7 @@ def _live() -> None:
         view = views[0]
     with st.container(key="train_view_body"):
         if view == "Curves":
-            run_views.curves(s, entry.spec.task, entry.run_id)
+            run_views.curves(s, entry.spec.task, pictures)
         elif view == "Layer health":
             run_views.health(s)
         elif not s.timeline:
@@ -339,19 +349,9 @@ def _live() -> None:
                 st.warning(str(e))
                 return
             # running and following it: pictures, redrawn in place; paused, ended or
-            # a past moment: the interactive figures (they change no more). A control
-            # click's own script run (Pause, Resume, Step, Stop), and the first one to draw
-            # a new status, draw pictures: mounting or updating the figures there held the
-            # browser's progress line back 180-340 ms after the script run had ended; they
-            # come with the next redraw, half a second later.
-            changed = s.status != "running" and (clicked or seen_status not in (None, s.status))
+            # a past moment: the interactive figures (they change no more)
             at_end = step == timeline.NOW or (not s.live and step >= s.timeline[-1]["step"])
-            pictures = at_end and (s.status == "running" or changed)
-            if pictures and changed:
-                st.session_state[SETTLE_KEY] = entry.run_id
-            elif not pictures and st.session_state.get(SETTLE_KEY) == entry.run_id:
-                st.session_state.pop(SETTLE_KEY)
-            run_views.model_views(entry, snap, live=s.live, pictures=pictures)
+            run_views.model_views(entry, snap, live=s.live, pictures=pictures and at_end)
 
 
 render()

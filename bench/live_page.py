@@ -31,10 +31,11 @@ The page is open --settle-s seconds (5) before Start: the server's first page vi
 starts its fork server, whose preload of torch takes 2-3 s on two busy cores; a Start
 within that time waits for it (first picture 1.1-1.8 s at 1.5 s, 0.5-0.6 s at 5 s).
 
-    python -m bench.live_page [--preset playground --dataset circle] [--seconds 8]
+    python -m bench.live_page [--preset playground --dataset circle] [--seconds 8] [--rounds 3]
     python -m bench.live_page --preset lenet --dataset digits
 
-Prints one JSON line. Needs Debian's chromium and playwright (see README).
+Runs --rounds interleaved rounds (the CLI's headless run, then the page's run) and prints
+one JSON line per round, then a summary line: each figure's median and range. Needs Debian's chromium and playwright (see README).
 """
 
 from __future__ import annotations
@@ -58,7 +59,13 @@ OBSERVER = """() => {
   window.__log = [];
   const main = document.querySelector('[data-testid="stMain"]');
   let last = '';
-  const testAccuracy = () => {       // the last test-accuracy point drawn, or -1
+  const testAccuracy = () => {       // the newest test accuracy shown, or -1
+    // the accuracy chart's caption says it ("... · test 97.5% at step 1,200"): while
+    // running the chart is a picture; paused or ended, a figure whose points are read
+    for (const c of main.querySelectorAll('[data-testid="stCaptionContainer"]')) {
+      const m = c.innerText.match(/accuracy against training step · test ([\d.]+)%/);
+      if (m) return parseFloat(m[1]) / 100;
+    }
     for (const gd of main.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')) {
       const i = (gd.data || []).findIndex(t => t.name === 'test accuracy');
       const c = i >= 0 && gd.calcdata && gd.calcdata[i];
@@ -170,11 +177,15 @@ def main(argv=None) -> int:
                     help="seconds the page is open before Start (the server's first page view starts "
                          "its fork server, whose preload of torch takes 2-3 s; a class arrives at a "
                          "server up for longer; 1.5 for a server started just before)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="interleaved rounds of (headless run, page-open run): each round's ratio "
+                         "is printed, then their median and range (other work on a shared machine "
+                         "moves one round's figures by 20%% or more)")
     args = ap.parse_args(argv)
     if not 1 <= args.seconds <= 120:
         ap.error("--seconds must be in [1, 120]")
-    from playwright.sync_api import sync_playwright
-
+    if not 1 <= args.rounds <= 20:
+        ap.error("--rounds must be in [1, 20]")
     from dlviz.data import load_dataset
     from dlviz.workspace import default_workspace
 
@@ -185,7 +196,43 @@ def main(argv=None) -> int:
     ws = replace(ws, config=ws.config.replace(epochs=epochs))
     # the baseline: the CLI, the same run, for a few seconds' worth of epochs
     base_epochs = max(1, epochs // 10 if ds.points_train is not None else 2)
-    base = headless_rate(args.preset, args.dataset, base_epochs)
+    rounds = []
+    for i in range(args.rounds):
+        base = headless_rate(args.preset, args.dataset, base_epochs)
+        result = watch_once(args, ws, base)
+        result["round"] = i + 1
+        print(json.dumps(result), flush=True)
+        if "error" in result:
+            return 1
+        rounds.append(result)
+    print(json.dumps(summary(args, rounds)))
+    return 0
+
+
+# figures summarised over rounds: median, min and max of each
+SUMMARISED = ("ratio_page_open_vs_headless", "headless_samples_per_s", "page_open_samples_per_s",
+              "first_live_picture_s", "redraw_median_s", "redraw_p90_s", "start_to_100pct_test_accuracy_s",
+              "pause_s", "resume_s", "pause_again_s", "step_s", "stop_s")
+
+
+def summary(args, rounds: list[dict]) -> dict:
+    """The rounds' figures as median [min, max], blank charts summed, CPU use by part (median)."""
+    out = {"preset": args.preset, "dataset": args.dataset, "rounds": len(rounds), "summary": True}
+    for key in SUMMARISED:
+        v = [r[key] for r in rounds if r.get(key) is not None]
+        if v:
+            out[key] = [round(statistics.median(v), 3), min(v), max(v)]
+    out["ratio_each_round"] = [r["ratio_page_open_vs_headless"] for r in rounds]
+    out["redraws_with_a_blank_chart_after"] = sum(r["redraws_with_a_blank_chart_after"] for r in rounds)
+    out["cpu_cores_used_median"] = {k: round(statistics.median(r["cpu_cores_used"][k] for r in rounds), 2)
+                                    for k in rounds[0]["cpu_cores_used"]}
+    out["load_average_1min"] = [r["load_average_1min"] for r in rounds]
+    return out
+
+
+def watch_once(args, ws, base: float) -> dict:
+    """One page-open run against the baseline ``base`` (samples/s headless, just before)."""
+    from playwright.sync_api import sync_playwright
 
     server, url = start_app()
     result = {"preset": args.preset, "dataset": args.dataset, "headless_samples_per_s": round(base),
@@ -244,8 +291,7 @@ def main(argv=None) -> int:
             if STEP.search(text) and int(STEP.search(text).group(1).replace(",", "")) > 0
             and text.startswith("running")]
     if not live:
-        print(json.dumps({**result, "error": "no live redraw seen"}))
-        return 1
+        return {**result, "error": "no live redraw seen"}
     first = next((t for t, _, n, blank, _w in live if n and not blank), live[0][0])
     blank_after = [w for t, *_, blank, w in live if blank and t > first]
     times = [t for t, *_ in live]
@@ -268,6 +314,7 @@ def main(argv=None) -> int:
                                          max((n for t, _, n, *_ in live if t > first), default=0)],
         # Start -> the accuracy chart first showing 100% test accuracy (None: not within the watch)
         "start_to_100pct_test_accuracy_s": round((solved - t_click) / 1000, 3) if solved else None,
+        "test_accuracy_shown_max": max((acc for _t, acc in acc_log), default=-1),
         # progress line's step minus the picture's (its caption's), per redraw: they should agree
         "picture_steps_behind_progress_median_max": [statistics.median(gaps_pic), max(gaps_pic)]
         if gaps_pic else None,
@@ -278,8 +325,7 @@ def main(argv=None) -> int:
         "load_average_1min": round(os.getloadavg()[0], 2),
         **lat,
     })
-    print(json.dumps(result))
-    return 0
+    return result
 
 
 if __name__ == "__main__":

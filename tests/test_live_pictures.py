@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from dlviz.build import build
@@ -78,8 +80,9 @@ def test_curves_draw_at_most_max_points_and_always_the_newest():
 
 
 def test_train_page_shows_pictures_while_running_and_figures_once_paused():
-    """Running, the boundary and the network are pictures (redrawn in place twice a
-    second); paused, the interactive figures come back; the curves stay figures."""
+    """Running, the curves, the boundary and the network are pictures (redrawn in place
+    twice a second); paused, the interactive figures come back. The curves' captions
+    give the newest test figures either way."""
     from dataclasses import replace
 
     from tests.conftest import wait_for
@@ -99,14 +102,92 @@ def test_train_page_shows_pictures_while_running_and_figures_once_paused():
         assert wait_for(lambda: entry.handle.state().step > 0, 30)
         at.run()
         no_exceptions(at)
-        assert len(at.get("image")) == 2                       # boundary + network pictures
-        assert len(at.get("plotly_chart")) == 2               # loss + accuracy
+        assert len(at.get("image")) == 4             # loss, accuracy, boundary, network
+        assert not at.get("plotly_chart")
+        assert wait_for(lambda: entry.handle.state().evals, 30)
+        at.run()
+        captions = " ".join(c.value for c in at.caption)
+        assert re.search(r"accuracy against training step · test \d+\.\d% at step [\d,]+", captions), captions
+        assert re.search(r"loss against training step · test [\d.e+-]+ at step [\d,]+", captions), captions
         at.button(key="t_pause").click().run()
         assert wait_for(lambda: entry.handle.status == "paused", 10)
         at.run()
         no_exceptions(at)
         assert not at.get("image")
-        assert len(at.get("plotly_chart")) == 4               # + boundary + network figures
+        assert len(at.get("plotly_chart")) == 4      # loss, accuracy, boundary, network
+        assert "accuracy against training step · test" in " ".join(c.value for c in at.caption)
     finally:
         entry.handle.stop()
         entry.handle.join(5)
+
+
+# -- the curves as pictures (a running run's loss and accuracy charts) ---------------------
+
+def _picture(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+
+
+def _where(rgb: np.ndarray, hex_colour: str) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the pixels of exactly this colour."""
+    c = [int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]
+    return np.nonzero((np.abs(rgb - c).sum(axis=2) == 0))
+
+
+def test_curve_pictures_draw_both_curves_up_to_the_newest_step():
+    from dlviz.plots import curve_pictures as cp
+    from dlviz.plots.style import TEST_COLOUR, TRAIN_COLOUR
+
+    history = [{"step": s, "epoch": s / 40, "train_loss": 0.7 * np.exp(-s / 300) + 0.01} for s in range(0, 2001, 10)]
+    evals = [{"step": s, "epoch": s / 40, "test_loss": 0.72 * np.exp(-s / 300) + 0.02,
+              "train_accuracy": 1 - 0.5 * np.exp(-s / 200), "test_accuracy": 1 - 0.5 * np.exp(-s / 150)}
+             for s in range(0, 2001, 100)]
+    loss = _picture(cp.loss_png(history, evals))
+    assert loss.shape == (cp.HEIGHT * cp.SCALE, cp.WIDTH * cp.SCALE, 3)
+    rows, cols = _where(loss, TRAIN_COLOUR)
+    t_rows, t_cols = _where(loss, TEST_COLOUR)
+    assert len(cols) > 500 and len(t_cols) > 200          # both curves (and their legend samples)
+    # the newest step is drawn at the right end of the x axis (98% of it: 2% room for markers)
+    plot_right = (cp.WIDTH - 16) * cp.SCALE
+    assert plot_right * 0.95 < cols.max() <= plot_right
+    # a falling loss: the curve's left end is higher on the picture than its right end
+    left_rows, right_rows = rows[cols < cols.min() + 40], rows[cols > cols.max() - 40]
+    assert left_rows.min() < right_rows.min() - 100
+    acc = _picture(cp.accuracy_png(evals))
+    a_rows, a_cols = _where(acc, TEST_COLOUR)
+    # the newest test accuracy (~1.0) sits on the 100% line, near the top of the plot area
+    top = 36 * cp.SCALE
+    assert a_rows[a_cols > a_cols.max() - 10].min() < top + 0.1 * (cp.HEIGHT * cp.SCALE - top)
+
+
+def test_curve_pictures_say_when_there_is_nothing_to_draw():
+    from dlviz.plots import curve_pictures as cp
+    from dlviz.plots.style import TEST_COLOUR, TRAIN_COLOUR
+
+    for png in (cp.loss_png([], []), cp.accuracy_png([{"step": 5, "test_loss": 0.3}])):
+        rgb = _picture(png)
+        assert not len(_where(rgb, TRAIN_COLOUR)[0]) and not len(_where(rgb, TEST_COLOUR)[0])
+        assert (rgb < 200).any()                          # the message's text
+
+
+def test_curve_picture_of_a_blown_up_loss_is_on_a_log_axis():
+    """An exponentially growing loss is a straight line on a log axis (as loss_figure's)."""
+    from dlviz.plots import curve_pictures as cp
+    from dlviz.plots.style import TRAIN_COLOUR
+
+    history = [{"step": s, "train_loss": 0.5 * 10 ** (s / 10)} for s in range(0, 61)]
+    rows, cols = _where(_picture(cp.loss_png(history, [])), TRAIN_COLOUR)
+    curve = rows > 36 * cp.SCALE + 10                       # not the legend's sample
+    rows, cols = rows[curve], cols[curve]
+    fit = np.polyfit(cols, rows, 1)
+    residual = np.abs(np.polyval(fit, cols) - rows)
+    assert np.percentile(residual, 90) < 6                  # straight: within a line's width
+    assert fit[0] < 0                                       # rising (rows grow downwards)
+
+
+def test_nice_ticks_are_round_and_cover_the_range():
+    from dlviz.plots.curve_pictures import nice_ticks
+
+    assert nice_ticks(0, 2381) == [0, 500, 1000, 1500, 2000]
+    assert nice_ticks(0, 0.8) == [0, 0.2, 0.4, 0.6, 0.8]
+    assert nice_ticks(0, 1e-3)[-1] == pytest.approx(1e-3)
+    assert nice_ticks(3, 3) == [3]

@@ -214,7 +214,8 @@ def test_train_page_in_presenter_mode_shows_the_curves_as_a_view_of_their_own():
     at.button(key="t_start").click().run()
     run_id = query(at, "run")
     assert wait_for(lambda: registry().get(run_id).handle.status == "finished", 60)
-    at.run()
+    at.run()                    # the first redraw of the ended run: still pictures
+    at.run()                    # its settle redraw (the browser's fragment timer): figures
     no_exceptions(at)
     view = at.segmented_control(key="train_view")
     assert view.options[0] == "Curves" and view.value == "Curves"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from typing import Sequence
 
 import numpy as np
@@ -11,6 +10,7 @@ from PIL import Image, ImageDraw
 
 from dlviz.plots.pil_draw import INK as PIL_INK
 from dlviz.plots.pil_draw import MUTED, pil_font, text_width
+from dlviz.plots.png import png_bytes
 from dlviz.plots.style import BLUE, INK, base_layout, placeholder
 
 # white -> Playground blue; colour = share of the true class's samples
@@ -52,11 +52,6 @@ def confusion_figure(matrix, classes: Sequence[str], of: int | None = None) -> g
     return fig
 
 
-def _png(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
-
 
 def _share_rgb(share: np.ndarray) -> np.ndarray:
     """(k, k) row shares -> (k, k, 3) uint8 on ``_SCALE`` (white, pale blue at 15%, blue)."""
@@ -84,7 +79,7 @@ def confusion_png(matrix, classes: Sequence[str], of: int | None = None) -> byte
     n = int(m.sum()) if k else 0
     if k == 0 or n == 0:
         d.text((side // 2, img.height // 2), "no predictions yet", fill=MUTED, font=label, anchor="mm")
-        return _png(img.resize((img.width // s, img.height // s), Image.LANCZOS))
+        return png_bytes(img.resize((img.width // s, img.height // s), Image.LANCZOS))
     rows = m.sum(axis=1, keepdims=True)
     share = np.divide(m, rows, out=np.zeros(m.shape, dtype=np.float64), where=rows > 0)  # (k, k)
     rgb = _share_rgb(share)
@@ -103,4 +98,4 @@ def confusion_png(matrix, classes: Sequence[str], of: int | None = None) -> byte
     title = f"predicted ({counted})"
     d.text((left + (k * cell - text_width(label, title)) / 2, s * 8), title, fill=PIL_INK, font=label)
     d.text((s * 8, top + k * cell // 2), "true", fill=PIL_INK, font=label, anchor="lm")
-    return _png(img.resize((img.width // s, img.height // s), Image.LANCZOS))
+    return png_bytes(img.resize((img.width // s, img.height // s), Image.LANCZOS))

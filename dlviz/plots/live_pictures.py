@@ -15,7 +15,6 @@ Both return PNG bytes (compress level 1: ~5 ms for the pair at 60x60 grids).
 
 from __future__ import annotations
 
-import io
 from typing import Sequence
 
 import numpy as np
@@ -23,7 +22,7 @@ from PIL import Image, ImageDraw
 
 from dlviz.plots import network_view as nv
 from dlviz.plots.pil_draw import INK, MUTED, WHITE, pil_font
-from dlviz.plots.png import diverging_rgb
+from dlviz.plots.png import diverging_rgb, png_bytes
 from dlviz.plots.style import BLUE, ORANGE, class_colours, px
 
 SUPER = 2                     # drawn at twice the size, then halved: smooth lines and dots
@@ -50,11 +49,6 @@ def _pale_diverging(z: np.ndarray, zmin: float, zmax: float) -> np.ndarray:
     rgb = np.where(t < 0.5, low + (white - low) * (t / 0.5), white + (high - white) * ((t - 0.5) / 0.5))
     return rgb.round().astype(np.uint8)
 
-
-def _png(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
 
 
 def _background(values: np.ndarray, task: str, k: int, side: int) -> Image.Image:
@@ -85,7 +79,7 @@ def boundary_png(grid_xs, grid_ys, values, points_train, y_train, points_test, y
     k = 0 if task == "regression" else max(len(classes or ()), int(max(ytr.max(initial=0), yte.max(initial=0))) + 1)
     img = _background(values, task, k, side).convert("RGBA")
     img.alpha_composite(_points_layer(frame, ptr, ytr, pte if show_test else pte[:0], yte, task, k, side))
-    return _png(img.convert("RGB"))
+    return png_bytes(img.convert("RGB"))
 
 
 _LAYERS: dict = {}            # the points of a dataset, drawn once: they never move
@@ -138,7 +132,7 @@ def network_png(layers: Sequence[tuple[str, np.ndarray]], weights: Sequence[np.n
     one tile per unit, lines as wide as the weights, the output tile on the right."""
     cols = [(name, np.asarray(maps, dtype=np.float32)) for name, maps in layers]
     if not cols:
-        return _png(Image.new("RGB", (240, 60), WHITE))
+        return png_bytes(Image.new("RGB", (240, 60), WHITE))
     k_out = np.shape(weights[len(cols) - 1])[0] if len(weights) >= len(cols) else None
     task = task or ("regression" if k_out == 1 else "classification")
     num_classes = num_classes or (k_out if k_out and k_out > 1 else 2)
@@ -219,7 +213,7 @@ def network_png(layers: Sequence[tuple[str, np.ndarray]], weights: Sequence[np.n
         img.paste(Image.fromarray(rgb).resize((oside, oside), Image.BILINEAR), (int(ox), int(oy)))
         draw.rectangle((int(ox), int(oy), int(ox) + oside - 1, int(oy) + oside - 1), outline=_BORDER, width=SUPER)
         _title(draw, at(out_x + nv.OUT_TILE / 2, tallest + 0.12), "output", what, font)
-    return _png(img.resize((w // SUPER, h // SUPER), Image.LANCZOS))
+    return png_bytes(img.resize((w // SUPER, h // SUPER), Image.LANCZOS))
 
 
 def _title(draw: ImageDraw.ImageDraw, xy: tuple[float, float], title: str, sub: str, font) -> None:

@@ -45,8 +45,15 @@ def diverging_rgb(z: np.ndarray, zmin: float, zmax: float) -> np.ndarray:
     return _LUT[np.clip(np.rint(t * 254), 0, 254).astype(np.uint8)]
 
 
+def png_bytes(img: Image.Image) -> bytes:
+    """A PIL picture as PNG bytes, compress level 1: the live pictures are redrawn twice a
+    second, and level 1 is ~5x faster than the default for ~1.3x the bytes."""
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
 def png_data_uri(rgb: np.ndarray) -> str:
     """(H, W, 3) uint8 -> 'data:image/png;base64,...'."""
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgb), "RGB").save(buf, format="PNG", compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    png = png_bytes(Image.fromarray(np.ascontiguousarray(rgb), "RGB"))
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")

@@ -16,12 +16,14 @@ import torch
 
 from dlviz.build import BuiltNet, build
 from dlviz.plots.confusion import confusion_figure, confusion_png
+from dlviz.plots.curve_pictures import accuracy_png, loss_png
 from dlviz.plots.curves import accuracy_figure, loss_figure
 from dlviz.plots.health import health_figure, units_figure
 from dlviz.plots.images import FILTERS_HELP, filters_legend, filters_mosaic, prediction_mosaic
 from dlviz.plots.live_pictures import boundary_png, network_png
 from dlviz.plots.network_view import network_figure
 from dlviz.plots.plane import boundary_figure
+from dlviz.plots.style import fmt_number
 from dlviz.train.advice import diagnose
 from dlviz.train.history import Snapshot
 from dlviz.train.runs import RunEntry
@@ -101,55 +103,37 @@ def _final_text(s: TrainerState) -> str:
     return ""
 
 
-CURVES_KEY = "dlviz_live_curves"
-CURVES_EVERY_S = 1.0        # a running run's curves are rebuilt at least this often...
-CURVES_MOVED = 0.05         # ... and sooner when the newest test loss moved by this share, or
-                            # the test accuracy at all (reaching 100% must show at once)
+def curves(s: TrainerState, task: str, pictures: bool = False) -> None:
+    """Loss and accuracy over training steps; under each, its newest test figure.
 
-
-def curves(s: TrainerState, task: str, ident: str | None = None) -> None:
-    """Loss and accuracy over training steps.
-
-    ``ident`` (the run's id): while that run is running, its figures are rebuilt every
-    CURVES_EVERY_S, or sooner when the newest test accuracy changed (or the test loss
-    by CURVES_MOVED of itself), and sent unchanged in between: the browser mounts a changed
-    Plotly chart afresh (measured ~0.04 of a core each, twice a second), while an
-    unchanged one stays as it is (docs/ARCHITECTURE.md, "The live Train page")."""
-    running = ident is not None and s.status == "running"
-    loss, acc = _live_curves(s, task, ident) if running else _curve_figures(s, task)
+    ``pictures`` (a running run's redraw): PNG pictures, redrawn in place on every
+    redraw, up to the step the progress line shows. Otherwise (paused, ended) the
+    interactive figures, which change no more: a changed Plotly chart is mounted
+    afresh in the browser, and the two took ~0.1 of a core of Chromium's renderer
+    redrawn once a second (docs/ARCHITECTURE.md, "The live Train page")."""
     c1, c2 = st.columns(2)
-    c1.plotly_chart(loss, width="stretch", key="run_loss")
-    c1.caption("loss against training step", help=LOSS_HELP)
-    if acc is not None:
-        c2.plotly_chart(acc, width="stretch", key="run_acc")
-        c2.caption("accuracy against training step", help=ACCURACY_HELP)
+    if pictures:
+        c1.image(loss_png(s.history, s.evals, task), width="stretch")
+    else:
+        c1.plotly_chart(loss_figure(s.history, s.evals, task), width="stretch", key="run_loss")
+    c1.caption("loss against training step" + _newest(s.evals, "test_loss"), help=LOSS_HELP)
+    if task != "classification":
+        return
+    if pictures:
+        c2.image(accuracy_png(s.evals), width="stretch")
+    else:
+        c2.plotly_chart(accuracy_figure(s.evals), width="stretch", key="run_acc")
+    c2.caption("accuracy against training step" + _newest(s.evals, "test_accuracy"), help=ACCURACY_HELP)
 
 
-def _curve_figures(s: TrainerState, task: str):
-    return loss_figure(s.history, s.evals, task), accuracy_figure(s.evals) if task == "classification" else None
-
-
-def _live_curves(s: TrainerState, task: str, ident: str):
-    """The curves of a running run: rebuilt when the last are CURVES_EVERY_S old, of
-    another run, or when the newest test figure moved visibly; else the same figures."""
-    held = st.session_state.get(CURVES_KEY)
-    now = time.monotonic()
-    last = s.evals[-1] if s.evals else {}
-    newest = last.get("test_accuracy", last.get("test_loss"))
-    if held is None or held[0] != ident or now - held[1] >= CURVES_EVERY_S or \
-            _moved(held[3], newest, "test_accuracy" in last):
-        held = (ident, now, _curve_figures(s, task), newest)
-        st.session_state[CURVES_KEY] = held
-    return held[2]
-
-
-def _moved(shown: float | None, newest: float | None, accuracy: bool) -> bool:
-    """Whether the newest test figure differs visibly from the one the curves show."""
-    if shown is None or newest is None:
-        return shown is not newest
-    if accuracy:
-        return newest != shown
-    return abs(newest - shown) >= CURVES_MOVED * max(abs(shown), 1e-12)
+def _newest(evals, key: str) -> str:
+    """' · test 97.5% at step 1,200': the newest evaluation's test figure, for a caption."""
+    last = next((r for r in reversed(evals or []) if r.get(key) is not None), None)
+    if last is None:
+        return ""
+    v = last[key]
+    shown = f"{100 * v:.1f}%" if key.endswith("accuracy") else fmt_number(v, 3)
+    return f" · test {shown} at step {last['step']:,}"
 
 
 # one plain line per chart, the hover of its caption (a caption says what the picture shows)
