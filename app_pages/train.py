@@ -337,7 +337,7 @@ def _live() -> None:
         if view == "Curves":
             run_views.curves(s, entry.spec.task, pictures)
         elif view == "Layer health":
-            run_views.health(s)
+            run_views.health(s, pictures=pictures)
         elif not s.timeline:
             pass                    # a run lost before its first snapshot: the message says so
         else:

@@ -135,6 +135,8 @@ def _where(rgb: np.ndarray, hex_colour: str) -> tuple[np.ndarray, np.ndarray]:
 
 def test_curve_pictures_draw_both_curves_up_to_the_newest_step():
     from dlviz.plots import curve_pictures as cp
+    from dlviz.plots.curves import HEIGHT
+    from dlviz.plots.line_picture import SCALE
     from dlviz.plots.style import TEST_COLOUR, TRAIN_COLOUR
 
     history = [{"step": s, "epoch": s / 40, "train_loss": 0.7 * np.exp(-s / 300) + 0.01} for s in range(0, 2001, 10)]
@@ -142,12 +144,12 @@ def test_curve_pictures_draw_both_curves_up_to_the_newest_step():
               "train_accuracy": 1 - 0.5 * np.exp(-s / 200), "test_accuracy": 1 - 0.5 * np.exp(-s / 150)}
              for s in range(0, 2001, 100)]
     loss = _picture(cp.loss_png(history, evals))
-    assert loss.shape == (cp.HEIGHT * cp.SCALE, cp.WIDTH * cp.SCALE, 3)
+    assert loss.shape == (HEIGHT * SCALE, cp.WIDTH * SCALE, 3)      # as tall as the figure
     rows, cols = _where(loss, TRAIN_COLOUR)
     t_rows, t_cols = _where(loss, TEST_COLOUR)
     assert len(cols) > 500 and len(t_cols) > 200          # both curves (and their legend samples)
     # the newest step is drawn at the right end of the x axis (98% of it: 2% room for markers)
-    plot_right = (cp.WIDTH - 16) * cp.SCALE
+    plot_right = (cp.WIDTH - 16) * SCALE
     assert plot_right * 0.95 < cols.max() <= plot_right
     # a falling loss: the curve's left end is higher on the picture than its right end
     left_rows, right_rows = rows[cols < cols.min() + 40], rows[cols > cols.max() - 40]
@@ -155,8 +157,8 @@ def test_curve_pictures_draw_both_curves_up_to_the_newest_step():
     acc = _picture(cp.accuracy_png(evals))
     a_rows, a_cols = _where(acc, TEST_COLOUR)
     # the newest test accuracy (~1.0) sits on the 100% line, near the top of the plot area
-    top = 36 * cp.SCALE
-    assert a_rows[a_cols > a_cols.max() - 10].min() < top + 0.1 * (cp.HEIGHT * cp.SCALE - top)
+    top = 36 * SCALE
+    assert a_rows[a_cols > a_cols.max() - 10].min() < top + 0.1 * cp.PLOT_HEIGHT * SCALE
 
 
 def test_curve_pictures_say_when_there_is_nothing_to_draw():
@@ -172,11 +174,12 @@ def test_curve_pictures_say_when_there_is_nothing_to_draw():
 def test_curve_picture_of_a_blown_up_loss_is_on_a_log_axis():
     """An exponentially growing loss is a straight line on a log axis (as loss_figure's)."""
     from dlviz.plots import curve_pictures as cp
+    from dlviz.plots.line_picture import SCALE
     from dlviz.plots.style import TRAIN_COLOUR
 
     history = [{"step": s, "train_loss": 0.5 * 10 ** (s / 10)} for s in range(0, 61)]
     rows, cols = _where(_picture(cp.loss_png(history, [])), TRAIN_COLOUR)
-    curve = rows > 36 * cp.SCALE + 10                       # not the legend's sample
+    curve = rows > 36 * SCALE + 10                       # not the legend's sample
     rows, cols = rows[curve], cols[curve]
     fit = np.polyfit(cols, rows, 1)
     residual = np.abs(np.polyval(fit, cols) - rows)
@@ -185,9 +188,72 @@ def test_curve_picture_of_a_blown_up_loss_is_on_a_log_axis():
 
 
 def test_nice_ticks_are_round_and_cover_the_range():
-    from dlviz.plots.curve_pictures import nice_ticks
+    from dlviz.plots.line_picture import nice_ticks
 
     assert nice_ticks(0, 2381) == [0, 500, 1000, 1500, 2000]
     assert nice_ticks(0, 0.8) == [0, 0.2, 0.4, 0.6, 0.8]
     assert nice_ticks(0, 1e-3)[-1] == pytest.approx(1e-3)
     assert nice_ticks(3, 3) == [3]
+
+
+def _health_rows() -> list[dict]:
+    """Health rows of two weighted layers and one tanh layer, as the trainer records them."""
+    return [{"step": s, "layers": {"dense1": {"weight_norm": 1.0, "grad_norm": 0.5 / (1 + s), "update_ratio": 3e-3},
+                                   "output": {"weight_norm": 1.0, "grad_norm": 0.2 / (1 + s), "update_ratio": 5e-2},
+                                   "dense1_tanh": {"saturated": min(1.0, s / 100)}}}
+            for s in range(0, 101, 10)]
+
+
+def test_health_pictures_draw_a_line_per_layer_and_the_healthy_band():
+    from dlviz.plots.health_pictures import WIDTH, health_png, units_png
+    from dlviz.plots.line_picture import SCALE
+    from dlviz.plots.style import line_colour
+
+    ratio = _picture(health_png(_health_rows(), "update_ratio"))
+    assert ratio.shape[1] == WIDTH * SCALE
+    for i in range(2):                                     # dense1 and output, each its colour
+        assert len(_where(ratio, line_colour(i))[0]) > 100
+    band_rows, _ = _where(ratio, "#e1f3ee")                 # the healthy range's fill
+    assert len(band_rows) > 1000
+    # dense1 (3e-3) runs inside the band, output (5e-2) above it (looked at on the right
+    # of the plot, where the legend, packed to the left, never reaches)
+    right = int(0.8 * ratio.shape[1])
+    d_rows, d_cols = _where(ratio, line_colour(0))
+    o_rows, o_cols = _where(ratio, line_colour(1))
+    assert band_rows.min() < np.median(d_rows[d_cols > right]) < band_rows.max()
+    assert np.median(o_rows[o_cols > right]) < band_rows.min()
+    units = _picture(units_png(_health_rows()))
+    assert len(_where(units, line_colour(0))[0]) > 100      # the tanh layer's saturated share
+    with pytest.raises(ValueError):
+        health_png(_health_rows(), "nonsense")
+
+
+def test_train_page_layer_health_is_pictures_while_running():
+    from dataclasses import replace
+
+    from tests.conftest import wait_for
+    from tests.test_pages import app, no_exceptions
+
+    from dlviz.ui.state import registry
+    from dlviz.workspace import default_workspace
+
+    ws = default_workspace()
+    at = app(replace(ws, config=ws.config.replace(epochs=100_000)))
+    at.run()
+    at.switch_page("app_pages/train.py").run()
+    at.button(key="t_start").click().run()
+    entry = registry().get(at.session_state["dlviz_run"])
+    try:
+        assert wait_for(lambda: entry.handle.state().health, 30)
+        at.segmented_control(key="train_view").set_value("Layer health").run()
+        no_exceptions(at)
+        assert len(at.get("image")) == 5                   # two curves + three health charts
+        assert not at.get("plotly_chart")
+        at.button(key="t_pause").click().run()
+        assert wait_for(lambda: entry.handle.status == "paused", 10)
+        at.run()
+        no_exceptions(at)
+        assert len(at.get("plotly_chart")) == 5 and not at.get("image")
+    finally:
+        entry.handle.stop()
+        entry.handle.join(5)

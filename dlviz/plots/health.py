@@ -23,7 +23,7 @@ METRICS = {
 HEALTHY_UPDATE = (1e-4, 1e-2)     # update_ratio band drawn as "healthy"
 
 
-def _series(health: Sequence[dict], metric: str) -> dict[str, tuple[list[int], list[float | None]]]:
+def layer_series(health: Sequence[dict], metric: str) -> dict[str, tuple[list[int], list[float | None]]]:
     """layer name -> (steps, values) in first-seen order; non-finite or <= 0 on log axes -> None."""
     out: dict[str, tuple[list[int], list[float | None]]] = {}
     for row in health or []:
@@ -50,7 +50,7 @@ def health_figure(health: Sequence[dict], metric: str = "update_ratio") -> go.Fi
     base_layout(fig, height=HEIGHT, uirevision=f"health-{metric}")
     fig.update_xaxes(title_text="step", title_standoff=4)
     fig.update_yaxes(title_text=METRICS[metric], title_standoff=6)
-    series = _series(health, metric)
+    series = layer_series(health, metric)
     if not series:
         return placeholder(fig)
     fig.update_yaxes(type="log", exponentformat="power", dtick=1)
@@ -88,8 +88,8 @@ def units_figure(health: Sequence[dict]) -> go.Figure:
     fig.update_xaxes(title_text="step", title_standoff=4)
     fig.update_yaxes(title_text="unhealthy units", title_standoff=6, range=[0, 1.02],
                      tickformat=".0%", dtick=0.25)
-    dead = _series(health, "dead")
-    sat = _series(health, "saturated")
+    dead = layer_series(health, "dead")
+    sat = layer_series(health, "saturated")
     if not dead and not sat:
         return placeholder(fig, "no activation layers to watch yet" if health else
                            "waiting for the first numbers")

@@ -60,7 +60,10 @@ class LossReads:
     def read(self, step: int, loss: torch.Tensor) -> tuple[str, int, float] | None:
         """Immediate mode: the loss of step ``step`` (a 0-dim tensor, before its update)
         read now; a verdict (what, step, loss) when the run must stop there."""
-        v = loss.item()
+        return self._take(step, loss.item())
+
+    def _take(self, step: int, v: float) -> tuple[str, int, float] | None:
+        """One step's loss on the host: watched, then summed (a stopping loss is not)."""
         verdict = self.watch.observe(step, v)
         if verdict is not None:
             return verdict, step, v
@@ -85,13 +88,9 @@ class LossReads:
         values = self._buf[:self._pending].tolist()
         self._pending = 0
         for i, v in enumerate(values):
-            step = self._first_step + i
-            verdict = self.watch.observe(step, v)
-            if verdict is not None:
-                return verdict, step, v
-            self.sum += v
-            self.n += 1
-            self.last = v
+            ended = self._take(self._first_step + i, v)
+            if ended is not None:
+                return ended
         return None
 
     def take_mean(self) -> float | None:

@@ -19,6 +19,7 @@ from dlviz.plots.confusion import confusion_figure, confusion_png
 from dlviz.plots.curve_pictures import accuracy_png, loss_png
 from dlviz.plots.curves import accuracy_figure, loss_figure
 from dlviz.plots.health import health_figure, units_figure
+from dlviz.plots.health_pictures import health_png, units_png
 from dlviz.plots.images import FILTERS_HELP, filters_legend, filters_mosaic, prediction_mosaic
 from dlviz.plots.live_pictures import boundary_png, network_png
 from dlviz.plots.network_view import network_figure
@@ -260,13 +261,20 @@ def advice(s: TrainerState) -> None:
         getattr(st, a.level)(f"**{a.title}.** {a.text}")
 
 
-def health(s: TrainerState, key: str = "run") -> None:
+def health(s: TrainerState, key: str = "run", pictures: bool = False) -> None:
+    """Gradient norms, update ratios and unhealthy units per layer; ``pictures`` (a
+    running run's redraw): as pictures, redrawn in place, as the curves are."""
     if not s.health:
         st.caption("layer health appears after the first steps")
         return
     c1, c2, c3 = st.columns(3)
-    c1.plotly_chart(health_figure(s.health, "grad_norm"), width="stretch", key=f"{key}_grad")
-    c2.plotly_chart(health_figure(s.health, "update_ratio"), width="stretch", key=f"{key}_update")
-    c3.plotly_chart(units_figure(s.health), width="stretch", key=f"{key}_units")
+    if pictures:
+        c1.image(health_png(s.health, "grad_norm"), width="stretch")
+        c2.image(health_png(s.health, "update_ratio"), width="stretch")
+        c3.image(units_png(s.health), width="stretch")
+    else:
+        c1.plotly_chart(health_figure(s.health, "grad_norm"), width="stretch", key=f"{key}_grad")
+        c2.plotly_chart(health_figure(s.health, "update_ratio"), width="stretch", key=f"{key}_update")
+        c3.plotly_chart(units_figure(s.health), width="stretch", key=f"{key}_units")
     st.caption("per layer, against training step: gradient size, update ratio, unhealthy units",
                help=HEALTH_HELP)
