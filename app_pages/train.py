@@ -34,6 +34,7 @@ LIVE_EVERY_S = 0.48      # a live run's redraw timer: the interval between redra
 
 def render() -> None:
     st.title("Train")
+    run_views.calm_live_redraws()
     ws = state.workspace()
     try:
         ds = state.dataset(ws)

@@ -59,11 +59,13 @@ OBSERVER = """() => {
   window.__log = [];
   const main = document.querySelector('[data-testid="stMain"]');
   let last = '';
+  // textContent, never innerText: innerText lays the page out, and this runs at every
+  // change of the page and 20 times a second (the measurement must not load the renderer)
   const testAccuracy = () => {       // the newest test accuracy shown, or -1
     // the accuracy chart's caption says it ("... · test 97.5% at step 1,200"): while
     // running the chart is a picture; paused or ended, a figure whose points are read
     for (const c of main.querySelectorAll('[data-testid="stCaptionContainer"]')) {
-      const m = c.innerText.match(/accuracy against training step · test ([\d.]+)%/);
+      const m = c.textContent.match(/accuracy against training step · test ([\d.]+)%/);
       if (m) return parseFloat(m[1]) / 100;
     }
     for (const gd of main.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')) {
@@ -79,10 +81,10 @@ OBSERVER = """() => {
   let lastCap = '';
   const look = () => {
     const p = main.querySelector('[data-testid="stProgress"]');
-    const text = p ? p.innerText : '';
+    const text = p ? p.textContent : '';
     const capEl = [...main.querySelectorAll('[data-testid="stCaptionContainer"]')]
-      .find(c => /at step [\d,]+/.test(c.innerText));
-    const capText = capEl ? capEl.innerText : '';
+      .find(c => /at step [\d,]+/.test(c.textContent));
+    const capText = capEl ? capEl.textContent : '';
     if (capText && capText !== lastCap) {
       lastCap = capText;
       window.__pic.push([performance.now(), text, parseInt(capText.match(/at step ([\d,]+)/)[1].replace(/,/g, ''))]);
@@ -108,8 +110,16 @@ OBSERVER = """() => {
       const imgs = [...main.querySelectorAll('[data-testid="stImage"] img')]
         .filter(im => im.closest('[data-testid="stImage"]').getBoundingClientRect().height > 0);
       const blankImg = imgs.filter(im => im.getBoundingClientRect().height < 20).length;
+      // CSS animations and transitions running in that frame (each keeps the browser
+      // drawing frames until it ends)
+      const running = document.getAnimations().filter(a => a.playState === 'running');
+      const animating = running.length;
+      if (animating) window.__anims = (window.__anims || []).concat(running.map(a => Math.round(t) + ' ' +
+        (a.transitionProperty || a.animationName || '?') + ' ' + ((a.effect && a.effect.target &&
+         (a.effect.target.dataset.testid || a.effect.target.className)) || '')));
       window.__log.push([t, text, charts.length + imgs.length, blankIdx.length + blankImg,
-                         blankIdx.join(',') + (blankImg ? ` and ${blankImg} picture(s)` : ''), testAccuracy()]);
+                         blankIdx.join(',') + (blankImg ? ` and ${blankImg} picture(s)` : ''), testAccuracy(),
+                         animating]);
     }
   };
   new MutationObserver(look).observe(main, {subtree: true, childList: true, characterData: true});
@@ -224,6 +234,7 @@ def summary(args, rounds: list[dict]) -> dict:
             out[key] = [round(statistics.median(v), 3), min(v), max(v)]
     out["ratio_each_round"] = [r["ratio_page_open_vs_headless"] for r in rounds]
     out["redraws_with_a_blank_chart_after"] = sum(r["redraws_with_a_blank_chart_after"] for r in rounds)
+    out["animations_running_max"] = max(r["animations_running_max"] for r in rounds)
     out["cpu_cores_used_median"] = {k: round(statistics.median(r["cpu_cores_used"][k] for r in rounds), 2)
                                     for k in rounds[0]["cpu_cores_used"]}
     out["load_average_1min"] = [r["load_average_1min"] for r in rounds]
@@ -258,6 +269,7 @@ def watch_once(args, ws, base: float) -> dict:
             log = page.evaluate("window.__log")
             acc_log = page.evaluate("window.__acc")
             pic_log = page.evaluate("window.__pic")
+            anims = page.evaluate("window.__anims || []")
             # Pause, Resume, Pause, Step, then Stop: click to the progress line saying so
             # (Step: to the progress line showing the next step)
             lat = {}
@@ -287,7 +299,7 @@ def watch_once(args, ws, base: float) -> dict:
     solved = next((t for t, acc in acc_log if acc >= 1.0), None)
     gaps_pic = [int(STEP.search(text).group(1).replace(",", "")) - pic for _t, text, pic in pic_log
                 if STEP.search(text) and text.startswith("running")]
-    live = [(t, text, n, blank, which) for t, text, n, blank, which, _acc in log
+    live = [(t, text, n, blank, which) for t, text, n, blank, which, _acc, _anim in log
             if STEP.search(text) and int(STEP.search(text).group(1).replace(",", "")) > 0
             and text.startswith("running")]
     if not live:
@@ -310,6 +322,14 @@ def watch_once(args, ws, base: float) -> dict:
         "redraws_with_a_blank_chart_after": len(blank_after),
         "blank_after_which": blank_after[:6],        # chart indexes on the page
         # charts and pictures on screen (fewer than usual: one missing; more: a new one beside an old one)
+        # the most CSS animations running at a redraw while live (Streamlit's stale fade,
+        # the progress bar's glide: the Train page turns them off)
+        "animations_seen_after_first_picture": sorted({a.split(" ", 1)[1] for a in anims
+                                                       if float(a.split(" ", 1)[0]) > first})[:8],
+        # (after the first complete picture: the first copy of a kind of element loads its
+        # code behind Streamlit's animated skeleton)
+        "animations_running_max": max((row[6] for row in log if row[0] > first and row[1].startswith("running")),
+                                      default=0),
         "chart_elements_min_max_after": [min((n for t, _, n, *_ in live if t > first), default=0),
                                          max((n for t, _, n, *_ in live if t > first), default=0)],
         # Start -> the accuracy chart first showing 100% test accuracy (None: not within the watch)

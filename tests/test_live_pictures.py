@@ -257,3 +257,20 @@ def test_train_page_layer_health_is_pictures_while_running():
     finally:
         entry.handle.stop()
         entry.handle.join(5)
+
+
+def test_train_page_neither_fades_stale_elements_nor_glides_its_progress_bars():
+    """Redrawn every 0.48 s, Streamlit's 1 s stale fade and 0.5 s progress-bar glide never
+    finished and kept the browser animating: the Train page turns both off."""
+    from tests.test_pages import app, no_exceptions
+
+    from dlviz.ui.run_views import LIVE_CSS
+    from dlviz.workspace import default_workspace
+
+    at = app(default_workspace())
+    at.run()
+    at.switch_page("app_pages/train.py").run()
+    no_exceptions(at)
+    styles = [h.proto.body for h in at.get("html")]
+    assert any(LIVE_CSS in body for body in styles), styles
+    assert '[data-stale="true"]' in LIVE_CSS and "transition:none" in LIVE_CSS

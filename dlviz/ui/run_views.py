@@ -79,6 +79,22 @@ def _spare(cache: OrderedDict, run_id: str) -> _Viewer | None:
     return old if old_run == run_id else None
 
 
+# A live page redraws twice a second. Streamlit marks each element of a rerunning
+# fragment stale (a 1 s opacity transition, started at every redraw and cancelled when
+# the new copy comes) and glides a progress bar to its new length for 0.5 s: with a
+# redraw every 0.48 s both kept Chromium animating, and drawing, all the time
+# (docs/ARCHITECTURE.md, "The live Train page"). Here a stale element stays as it is
+# until its new copy replaces it, and the bar steps.
+LIVE_CSS = ('[data-testid="stElementContainer"][data-stale="true"]'
+            '{opacity:1 !important;transition:none !important}'
+            '[data-testid="stProgress"] *{transition:none !important}')
+
+
+def calm_live_redraws() -> None:
+    """On a page that redraws live: no fade of stale elements, no gliding progress bars."""
+    st.html(f"<style>{LIVE_CSS}</style>")
+
+
 def progress(s: TrainerState) -> None:
     eta = "" if s.eta_s is None else f" · ETA {time.strftime('%M:%S', time.gmtime(s.eta_s))}"
     epoch = min(s.epochs, int(s.epoch) + (1 if s.live and s.epoch < s.epochs else 0))

@@ -37,6 +37,8 @@ def test_live_page_bench_finds_every_figure_on_the_page():
     # the boundary, the network), and none was blank after the first complete picture
     assert r["chart_elements_min_max_after"][0] >= 4
     assert r["redraws_with_a_blank_chart_after"] == 0
+    # nothing animates between redraws (no stale fade, no gliding progress bar)
+    assert r["animations_running_max"] == 0
     # the accuracy caption was read: the circle is solved within seconds
     assert r["test_accuracy_shown_max"] > 0.8
     assert 0 < r["ratio_page_open_vs_headless"] < 3
