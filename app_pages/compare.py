@@ -5,13 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from dlviz.train.state import ACTIVE
-from dlviz.ui import compare_views, state, timeline
+from dlviz.ui import compare_views, run_views, state, timeline
 
 TIMELINE_KEY = "compare_timeline"
 
 
 def render() -> None:
     st.title("Compare two runs")
+    run_views.calm_live_redraws()        # its views redraw live
     runs = state.session_runs()
     if len(runs) < 2:
         st.info("Train two networks to compare them, for instance the same network with tanh and "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dlviz.train.state import LIVE
-from dlviz.ui import inside_views, state, timeline
+from dlviz.ui import inside_views, run_views, state, timeline
 
 TIMELINE_KEY = "inside_timeline"
 VIEWS = ["One input, layer by layer", "What a unit responds to", "Learning over time"]
@@ -14,6 +14,7 @@ VIEWS = ["One input, layer by layer", "What a unit responds to", "Learning over 
 
 def render() -> None:
     st.title("Inside the network")
+    run_views.calm_live_redraws()        # its views redraw live
     entry = state.current_run()
     if entry is None:
         st.info("Train a network first: this page shows what each of its layers makes of an input, "

@@ -274,3 +274,4 @@ def test_train_page_neither_fades_stale_elements_nor_glides_its_progress_bars():
     styles = [h.proto.body for h in at.get("html")]
     assert any(LIVE_CSS in body for body in styles), styles
     assert '[data-stale="true"]' in LIVE_CSS and "transition:none" in LIVE_CSS
+    assert any('[data-testid="stProgress"] * { transition: none' in body for body in styles), styles

@@ -47,7 +47,11 @@ BASE_CSS = """
 @media (max-width: 1280px) {
   [data-testid="stMainBlockContainer"] { padding-left: 2rem; padding-right: 2rem; }
 }
+[data-testid="stProgress"] * { transition: none !important; }
 """
+# (the last rule: a live run's progress bar, in the sidebar of every page, steps at each
+# redraw instead of gliding 0.5 s to it, which kept the browser drawing frames without
+# end; docs/ARCHITECTURE.md, "The live Train page")
 
 PRESENTER_CSS = f"""
 html {{ font-size: {ROOT_FONT_PX}px; }}

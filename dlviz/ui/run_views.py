@@ -80,18 +80,17 @@ def _spare(cache: OrderedDict, run_id: str) -> _Viewer | None:
 
 
 # A live page redraws twice a second. Streamlit marks each element of a rerunning
-# fragment stale (a 1 s opacity transition, started at every redraw and cancelled when
-# the new copy comes) and glides a progress bar to its new length for 0.5 s: with a
-# redraw every 0.48 s both kept Chromium animating, and drawing, all the time
+# fragment stale: a 1 s opacity transition, started at every redraw and cancelled when
+# the new copy comes, which (with the progress bars' 0.5 s glide, turned off on every
+# page by presenter.BASE_CSS) kept Chromium animating and drawing all the time
 # (docs/ARCHITECTURE.md, "The live Train page"). Here a stale element stays as it is
-# until its new copy replaces it, and the bar steps.
+# until its new copy replaces it.
 LIVE_CSS = ('[data-testid="stElementContainer"][data-stale="true"]'
-            '{opacity:1 !important;transition:none !important}'
-            '[data-testid="stProgress"] *{transition:none !important}')
+            '{opacity:1 !important;transition:none !important}')
 
 
 def calm_live_redraws() -> None:
-    """On a page that redraws live: no fade of stale elements, no gliding progress bars."""
+    """On a page that redraws live: no fade of stale elements."""
     st.html(f"<style>{LIVE_CSS}</style>")
 
 
