@@ -324,3 +324,29 @@ def test_the_train_page_offers_precision_only_where_a_gpu_trains(monkeypatch):
     assert not at.exception
     from dlviz.ui.state import WS_KEY
     assert at.session_state[WS_KEY].config.precision == "bf16"       # the workspace trains in bf16
+
+
+def test_a_run_that_cannot_be_set_up_in_memory_says_so_in_one_line(circle, monkeypatch):
+    """Running out of memory while the data moves to the device (another run holds the
+    GPU) refuses the run with one message, at creation and at a Reset."""
+    from dlviz.errors import UserError
+    from dlviz.train import trainer as trainer_module
+
+    spec, ds = circle
+    cfg = TrainConfig(batch_size=10, epochs=2, device="cpu")
+    real = trainer_module.EvalSets.draw
+
+    def full(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    monkeypatch.setattr(trainer_module.EvalSets, "draw", full)
+    with pytest.raises(UserError) as e:
+        Trainer(spec, ds, cfg)
+    assert str(e.value).startswith("not enough memory on cpu to set this run up")
+    assert "\n" not in str(e.value) and "Tried to allocate" not in str(e.value)
+    monkeypatch.setattr(trainer_module.EvalSets, "draw", real)
+    t = Trainer(spec, ds, cfg)
+    monkeypatch.setattr(trainer_module.EvalSets, "draw", full)
+    t._x = None                                    # as after running out of memory mid-run
+    with pytest.raises(UserError, match="not enough memory"):
+        t.reset()
+    assert t._x is None

@@ -50,7 +50,7 @@ class Trainer:
         self._deferred_losses = deferred_losses
         self._lock = threading.RLock()   # reset() re-inits under it
         self._thread: threading.Thread | None = None
-        self._place_data()
+        self._x = None
         self._init_run()
 
     # -- set-up -----------------------------------------------------------------
@@ -63,10 +63,22 @@ class Trainer:
 
     def _init_run(self) -> None:
         c = self.config
-        if self._x is None:                  # given back after running out of memory
-            self._place_data()
-        self._loop = TrainingLoop(self.spec, c, self.device, self._x, self._y, self._eval_sets,
-                                  self._deferred_losses)
+        try:
+            if self._x is None:              # not placed yet, or given back after running out of memory
+                self._place_data()
+            self._loop = TrainingLoop(self.spec, c, self.device, self._x, self._y, self._eval_sets,
+                                      self._deferred_losses)
+        except torch.OutOfMemoryError:
+            # the data or the network did not fit (other runs hold the GPU): one message,
+            # and nothing kept on the device
+            self._x = self._y = self._eval_sets = None
+            gc.collect()
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            raise UserError(f"not enough {'GPU ' if self.device.type != 'cpu' else ''}memory on "
+                            f"{self.device} to set this run up (its data and its network): try "
+                            "fewer samples, a smaller network, or later, when other runs have "
+                            "finished") from None
         self.net = self._loop.net
         self.model = self._loop.model
         self.optimizer = self._loop.optimizer
