@@ -35,6 +35,9 @@ def open_build(page: Page, app_url: str, present: bool) -> None:
     page.set_viewport_size(PROJECTOR)
     page.goto(f"{app_url}/build?net={lenet_link()}" + ("&present=1" if present else ""))
     expect(page.get_by_role("heading", name="Build", exact=True)).to_be_visible()
+    # the editor itself, drawn after the title: on a busy machine the script run can still
+    # be going when settle()'s first look finds no 'Running...' widget yet
+    expect(page.locator(EDITOR).first.locator("input").first).to_be_attached(timeout=60_000)
     settle(page)
     assert_no_error(page, "the Build page")
 
