@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from dlviz.plots.curves import HEIGHT as FIGURE_HEIGHT
-from dlviz.plots.curves import MARKERS_UP_TO, blown_up, metric_column, thinned
+from dlviz.plots.curves import blown_up, marker_size, metric_column, test_markers, thinned
 from dlviz.plots.line_picture import MARGIN_B, Line, line_chart_png
 from dlviz.plots.style import LEGEND_ROW_PX, TEST_COLOUR, TRAIN_COLOUR, fmt_number
 
@@ -54,7 +54,6 @@ def _train_and_test(train, test, what: str) -> list[Line]:
     ``curves._train_and_test`` draws them; each ``(steps, epochs, values)``."""
     s, _, v = thinned(*train)
     ts, _, tv = thinned(*test)
-    n = len(ts)
-    marker = 0.0 if n > MARKERS_UP_TO else 6.0 if n <= 30 else 4.0
+    marker = marker_size(len(ts)) if test_markers(len(ts)) else 0.0
     return [Line(f"train {what}", TRAIN_COLOUR, s, v, width=2.0),
             Line(f"test {what}", TEST_COLOUR, ts, tv, width=1.5, marker=marker)]

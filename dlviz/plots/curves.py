@@ -50,11 +50,16 @@ def thinned(*columns: np.ndarray, max_points: int = MAX_POINTS) -> tuple[np.ndar
     return tuple(c[keep] for c in columns)
 
 
+def test_markers(n: int) -> bool:
+    """Whether a test curve of ``n`` points has markers (past MARKERS_UP_TO they would touch)."""
+    return n <= MARKERS_UP_TO
+
+
 def _test_mode(n: int) -> str:
-    return "lines+markers" if n <= MARKERS_UP_TO else "lines"
+    return "lines+markers" if test_markers(n) else "lines"
 
 
-def _marker_size(n: int) -> float:
+def marker_size(n: int) -> float:
     """Markers shrink as evaluations pile up, so a long run stays a readable line."""
     return 6 if n <= 30 else 4 if n <= 100 else 3
 
@@ -128,7 +133,7 @@ def _train_and_test(fig: go.Figure, train, test, what: str, hover: str) -> None:
     if len(ts):
         fig.add_trace(go.Scatter(x=ts, y=tv, customdata=te, name=f"test {what}", mode=_test_mode(len(ts)),
                                  line=dict(color=TEST_COLOUR, width=1.5),
-                                 marker=dict(size=_marker_size(len(ts)), color=TEST_COLOUR), hovertemplate=hover))
+                                 marker=dict(size=marker_size(len(ts)), color=TEST_COLOUR), hovertemplate=hover))
 
 
 def accuracy_figure(evals: Sequence[dict]) -> go.Figure:

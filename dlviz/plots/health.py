@@ -38,6 +38,17 @@ def layer_series(health: Sequence[dict], metric: str) -> dict[str, tuple[list[in
     return out
 
 
+def update_ratio_range(series: dict) -> tuple[float, float] | None:
+    """The y range (data values) of an update-ratio chart: the layers' values and the
+    healthy band, with room; None without values. Keeps the band in view even when
+    every layer is far from it."""
+    vals = [v for _, ys in series.values() for v in ys if v is not None]
+    if not vals:
+        return None
+    lo, hi = HEALTHY_UPDATE
+    return min(min(vals), lo) / 2, max(max(vals), hi) * 2
+
+
 def health_figure(health: Sequence[dict], metric: str = "update_ratio") -> go.Figure:
     """One line per weighted layer over steps, on a log y axis.
 
@@ -68,12 +79,9 @@ def health_figure(health: Sequence[dict], metric: str = "update_ratio") -> go.Fi
         fig.add_annotation(text="healthy range", xref="paper", x=0.005, xanchor="left", yref="y",
                            y=math.log10(lo), yanchor="bottom", showarrow=False,
                            font=dict(size=px(10), color="#007a5a"))
-        vals = [v for _, ys in series.values() for v in ys if v is not None]
-        if vals:
-            # keep the band in view even when every layer is far from it
-            lo_v = min(min(vals), lo) / 2
-            hi_v = max(max(vals), hi) * 2
-            fig.update_yaxes(range=[math.log10(lo_v), math.log10(hi_v)])
+        y_range = update_ratio_range(series)
+        if y_range:
+            fig.update_yaxes(range=[math.log10(v) for v in y_range])
     return fig
 
 

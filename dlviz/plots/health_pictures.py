@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from dlviz.plots.health import HEALTHY_UPDATE, METRICS, PLOT_HEIGHT, layer_series
+from dlviz.plots.health import HEALTHY_UPDATE, METRICS, PLOT_HEIGHT, layer_series, update_ratio_range
 from dlviz.plots.line_picture import Band, Line, line_chart_png
 from dlviz.plots.style import line_colour
 
@@ -31,12 +31,8 @@ def health_png(health: Sequence[dict], metric: str = "update_ratio") -> bytes:
         raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
     series = layer_series(health, metric)
     lines = [_line(name, i, steps, ys) for i, (name, (steps, ys)) in enumerate(series.items())]
-    y_range, band = None, None
-    if metric == "update_ratio":
-        band = _BAND
-        vals = [v for _, ys in series.values() for v in ys if v is not None]
-        if vals:        # keep the band in view even when every layer is far from it
-            y_range = (min(min(vals), band.low) / 2, max(max(vals), band.high) * 2)
+    ratio = metric == "update_ratio"
+    y_range, band = (update_ratio_range(series), _BAND) if ratio else (None, None)
     # Pillow's own font (no font file on a server) has no ‖ or ∂: the same title in ASCII
     title = METRICS[metric].replace("‖", "|").replace("∂", "d")
     return line_chart_png(lines, y_title=title, width=WIDTH, plot_height=PLOT_HEIGHT,

@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from dlviz.plots.pil_draw import INK, MUTED, WHITE, pil_font, text_width
+from dlviz.plots.pil_draw import INK, MUTED, WHITE, pil_font, rgb, text_width
 from dlviz.plots.png import png_bytes
 from dlviz.plots.style import GRID, LEGEND_ROW_PX, fmt_number, px
 
@@ -31,11 +31,6 @@ SCALE = 2                   # pixels per CSS pixel
 _AXIS = (201, 206, 214)     # axis lines and ticks (style.base_layout's #c9ced6)
 MARGIN_L, MARGIN_R, MARGIN_B = 56, 16, 44      # CSS px, as style.base_layout
 LEGEND_TOP = 16             # CSS px above the legend's first row (style.room_for_legend)
-
-
-def rgb(hex_colour: str) -> tuple[int, int, int]:
-    h = hex_colour.lstrip("#")
-    return tuple(int(h[i:i + 2], 16) for i in (0, 2, 4))
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw
 
 from dlviz.plots import network_view as nv
 from dlviz.plots.pil_draw import INK, MUTED, WHITE, pil_font
+from dlviz.plots.pil_draw import rgb as _rgb
 from dlviz.plots.png import diverging_rgb, png_bytes
 from dlviz.plots.style import BLUE, ORANGE, class_colours, px
 
@@ -29,11 +30,6 @@ SUPER = 2                     # drawn at twice the size, then halved: smooth lin
 BOUNDARY_PX = 420             # side of the boundary picture
 _PALE_LOW, _PALE_HIGH = (248, 194, 127), (127, 180, 219)      # style.DIVERGING_PALE's ends
 _BORDER = (201, 206, 214)
-
-
-def _rgb(hex_colour: str) -> tuple[int, int, int]:
-    h = hex_colour.lstrip("#")
-    return tuple(int(h[i:i + 2], 16) for i in (0, 2, 4))
 
 
 def _mix(c, amount: float) -> tuple[int, int, int]:

@@ -20,6 +20,12 @@ MUTED = (107, 114, 128)
 EMPTY = (241, 243, 245)
 
 
+def rgb(hex_colour: str) -> tuple[int, int, int]:
+    """'#0072b2' -> (0, 114, 178): a style colour for a PIL picture."""
+    h = hex_colour.lstrip("#")
+    return tuple(int(h[i:i + 2], 16) for i in (0, 2, 4))
+
+
 @functools.lru_cache(maxsize=8)
 def pil_font(size: int) -> ImageFont.ImageFont:
     """Pillow's own font at ``size`` px (no font file needed on the server)."""
